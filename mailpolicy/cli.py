@@ -26,6 +26,98 @@ def fail(message: str, code: int = 1) -> None:
 # --- commands are added below, one section per command ---------------------------------------
 
 
+# --- preview ---------------------------------------------------------------------------------
+
+PREVIEW_PORT = 8765
+_PREVIEW_STACK = {"starlette", "uvicorn", "watchfiles", "anyio"}
+
+
+@cli.command("preview")
+@click.argument("policy", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The data file (YAML or JSON).",
+)
+@click.option("--kind", help="Show only this kind (default: every kind of the policy).")
+@click.option("--relation", help="Show only this relation.")
+@click.option(
+    "--document", "documents", multiple=True, help="Show the message of this document (repeatable)."
+)
+@click.option("--audience", help="Show only the relations of this audience.")
+@click.option("--all", "all_relations", is_flag=True, help="Every relation (the default).")
+@click.option("--sender", help="The sending user's id (feeds the `sender` source).")
+@click.option("--recipient", "recipients", multiple=True, help="An address for the `recipient` source.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=PREVIEW_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 takes a free one.",
+)
+@click.option(
+    "--open/--no-open",
+    "open_browser",
+    default=True,
+    show_default=True,
+    help="Open the page in the browser (never in CI or without a display).",
+)
+def preview_command(
+    policy: str,
+    data_path: str,
+    kind: str | None,
+    relation: str | None,
+    documents: tuple[str, ...],
+    audience: str | None,
+    all_relations: bool,
+    sender: str | None,
+    recipients: tuple[str, ...],
+    port: int,
+    open_browser: bool,
+) -> None:
+    """A local web page with every message of POLICY and why each address is where it is.
+
+    Reloads by itself when the policy, a template or the data file is saved.
+    """
+    from pathlib import Path
+
+    chosen = [
+        n
+        for n, v in (
+            ("--relation", relation),
+            ("--document", documents),
+            ("--audience", audience),
+            ("--all", all_relations),
+        )
+        if v
+    ]
+    if len(chosen) > 1:
+        raise click.UsageError(f"choose one of {', '.join(chosen)}")
+    try:
+        from mailpolicy.preview.model import Selection
+        from mailpolicy.preview.server import PortInUse, serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in _PREVIEW_STACK:
+            fail(
+                f"the preview needs its web stack ({exc.name} is missing): pip install 'mailpolicy[preview]'"
+            )
+        raise
+    selection = Selection(
+        kind=kind,
+        relations=(relation,) if relation else (),
+        documents=documents,
+        audience=audience,
+        sender=sender,
+        recipients=recipients,
+    )
+    try:
+        serve(Path(policy), Path(data_path), selection, port=port, open_browser=open_browser, echo=click.echo)
+    except PortInUse as exc:
+        fail(str(exc), 2)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
