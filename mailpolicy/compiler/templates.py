@@ -1,0 +1,502 @@
+"""Compile-time MJML templates: placeholder checks, one MJML render, CSS inlining, pre-split PARTS.
+
+The runtime never runs MJML. Here each `{{ path }}` / `{{ path | format }}` placeholder of a
+template is checked against SPEC 2.6, replaced by a sentinel word that survives MJML (also inside
+attributes such as `href`), the MJML is rendered once with mjml-python, `<mj-style inline>` CSS is
+inlined with css-inline (MRML, the Rust MJML behind mjml-python, would leave it in the head), and
+the HTML and a plain-text version derived from the same template are split around the sentinels
+into PARTS: literal strings and `{"path", "format", "loc", "file"}` slots (docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from mailpolicy.diagnostics import Diagnostic, Span, did_you_mean
+
+# SPEC 2.6: the placeholder paths and their types. `relation.attributes.*` is untyped.
+PLACEHOLDER_PATHS: dict[str, str] = {
+    "firm.name": "text",
+    "firm.company": "text",
+    "firm.functional": "text",
+    "firm.communication": "text",
+    "firm.platform": "text",
+    "firm.language": "text",
+    "relation.id": "text",
+    "relation.name": "text",
+    "relation.language": "text",
+    "relation.family": "text",
+    "relation.client_group": "text",
+    "relation.emails": "address list",
+    "relation.dunning_emails": "address list",
+    "relation.accepts_promotional": "boolean",
+    "document.id": "text",
+    "document.kind": "text",
+    "document.relation": "text",
+    "document.number": "text",
+    "document.currency": "text",
+    "document.file": "text",
+    "document.date": "date",
+    "document.due_date": "date",
+    "document.amount": "number",
+    "document.dunning_emails": "address list",
+    "sender.id": "text",
+    "sender.name": "text",
+    "sender.email": "text",
+}
+ATTRIBUTES_PREFIX = "relation.attributes."
+# A format and the type it applies to (untyped attributes accept either).
+FORMATS: dict[str, str] = {"long": "date", "money": "number"}
+
+# Diagnostic codes of this module (the compiler's own codes live beside its checks).
+CODE_FILE = "E301"  # template file missing, unreadable, or outside the policy folder
+CODE_PLACEHOLDER = "E302"  # malformed placeholder
+CODE_UNKNOWN_PATH = "E303"  # unknown placeholder path
+CODE_FORMAT = "E304"  # unknown format, or a format that does not fit the path's type
+CODE_MJML = "E305"  # MJML structure error
+
+PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_INNER_RE = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*(?:\|\s*([A-Za-z_]\w*)\s*)?$", re.DOTALL)
+_STYLE_BLOCK_RE = re.compile(r"<mj-style\b([^>]*)>(.*?)</mj-style\s*>", re.DOTALL | re.IGNORECASE)
+_INLINE_ATTR_RE = re.compile(r"""\binline\s*=\s*(["'])inline\1""", re.IGNORECASE)
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>|<!--.*?-->", re.DOTALL)
+
+# MJML elements whose content is raw HTML (MJML's "ending tags"): not checked as MJML structure.
+_ENDING_TAGS = frozenset(
+    {
+        "mj-text",
+        "mj-button",
+        "mj-table",
+        "mj-raw",
+        "mj-navbar-link",
+        "mj-accordion-title",
+        "mj-accordion-text",
+        "mj-social-element",
+        "mj-style",
+        "mj-title",
+        "mj-preview",
+    }
+)
+_KNOWN_TAGS = _ENDING_TAGS | {
+    "mjml",
+    "mj-head",
+    "mj-body",
+    "mj-attributes",
+    "mj-all",
+    "mj-class",
+    "mj-breakpoint",
+    "mj-font",
+    "mj-html-attributes",
+    "mj-html-attribute",
+    "mj-selector",
+    "mj-accordion",
+    "mj-accordion-element",
+    "mj-button",
+    "mj-carousel",
+    "mj-carousel-image",
+    "mj-column",
+    "mj-divider",
+    "mj-group",
+    "mj-hero",
+    "mj-image",
+    "mj-navbar",
+    "mj-section",
+    "mj-social",
+    "mj-spacer",
+    "mj-wrapper",
+}
+
+
+def known_paths() -> list[str]:
+    """Every placeholder path of SPEC 2.6 (for suggestions)."""
+    return sorted(PLACEHOLDER_PATHS)
+
+
+def check_placeholder(path: str, fmt: str | None) -> tuple[str, str, list[str]] | None:
+    """None when `{{ path | fmt }}` is valid, else (code, message, help lines)."""
+    if path.startswith(ATTRIBUTES_PREFIX) and len(path) > len(ATTRIBUTES_PREFIX):
+        kind = "untyped"
+    elif path in PLACEHOLDER_PATHS:
+        kind = PLACEHOLDER_PATHS[path]
+    else:
+        return (
+            CODE_UNKNOWN_PATH,
+            f"unknown placeholder path '{path}'",
+            did_you_mean(path, PLACEHOLDER_PATHS),
+        )
+    if fmt is None:
+        return None
+    if fmt not in FORMATS:
+        return (CODE_FORMAT, f"unknown format '{fmt}' (known: long, money)", did_you_mean(fmt, FORMATS))
+    if kind != "untyped" and FORMATS[fmt] != kind:
+        return (
+            CODE_FORMAT,
+            f"format '{fmt}' applies to a {FORMATS[fmt]}, but '{path}' is a {kind}",
+            [],
+        )
+    return None
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in code points) of OFFSET in TEXT."""
+    line = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+def _style_ranges(source: str) -> list[tuple[int, int]]:
+    return [(m.start(2), m.end(2)) for m in _STYLE_BLOCK_RE.finditer(source)]
+
+
+def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < end for start, end in ranges)
+
+
+def _check_structure(source: str, shown: str) -> list[Diagnostic]:
+    """Located MJML structure errors; MRML itself reports errors without a position."""
+    diags: list[Diagnostic] = []
+    stack: list[tuple[str, int]] = []
+    pos = 0
+    raw_until: str | None = None  # inside an ending tag: only its own closing tag counts
+    for m in _TAG_RE.finditer(source):
+        if m.group(2) is None:  # a comment
+            continue
+        closing, name, _attrs, selfclosing = m.group(1), m.group(2).lower(), m.group(3), m.group(4)
+        if raw_until is not None:
+            if closing and name == raw_until:
+                raw_until = None
+                _check_raw_text(source, pos, m.start(), shown, diags)
+            else:
+                continue
+        line, col = _line_col(source, m.start())
+        span = Span(shown, line, col, line, col + len(m.group(0).split("\n")[0]))
+        if closing:
+            if not stack:
+                diags.append(Diagnostic(CODE_MJML, f"closing tag </{name}> without an opening tag", span))
+                return diags
+            open_name, open_at = stack.pop()
+            if open_name != name:
+                oline, ocol = _line_col(source, open_at)
+                diags.append(
+                    Diagnostic(
+                        CODE_MJML,
+                        f"closing tag </{name}> does not match <{open_name}> opened at line {oline}",
+                        span,
+                    )
+                )
+                return diags
+            pos = m.end()
+            continue
+        if name.startswith("mj") and name not in _KNOWN_TAGS:
+            diags.append(
+                Diagnostic(
+                    CODE_MJML, f"unknown MJML element <{name}>", span, help=did_you_mean(name, _KNOWN_TAGS)
+                )
+            )
+        if name == "mj-include":
+            diags.append(
+                Diagnostic(CODE_MJML, "<mj-include> is not supported: keep a template in one file", span)
+            )
+        if selfclosing:
+            continue
+        stack.append((name, m.start()))
+        if name in _ENDING_TAGS:
+            raw_until = name
+            pos = m.end()
+    if raw_until is not None or stack:
+        name, at = stack[-1]
+        line, col = _line_col(source, at)
+        diags.append(Diagnostic(CODE_MJML, f"<{name}> is never closed", Span(shown, line, col)))
+    return diags
+
+
+def _check_raw_text(source: str, start: int, end: int, shown: str, diags: list[Diagnostic]) -> None:
+    """A bare `<` in an ending tag's HTML content breaks MRML: point at it."""
+    for m in re.finditer(r"<(?![A-Za-z/!])", source[start:end]):
+        line, col = _line_col(source, start + m.start())
+        diags.append(
+            Diagnostic(
+                CODE_MJML, "a bare '<' in text: write it as &lt;", Span(shown, line, col, line, col + 1)
+            )
+        )
+
+
+def _sentinel_prefix(source: str) -> str:
+    """A sentinel word that does not occur in the template (deterministic, plain ASCII)."""
+    prefix = "XMPSLOT"
+    while prefix in source:
+        prefix += "Q"
+    return prefix
+
+
+def _split(text: str, sentinel_re: re.Pattern[str], slots: list[dict[str, Any]]) -> list[Any]:
+    """TEXT split around sentinels into PARTS (adjacent literals merged, empty ones dropped)."""
+    parts: list[Any] = []
+    pos = 0
+    for m in sentinel_re.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos : m.start()])
+        parts.append(dict(slots[int(m.group(1))]))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return parts
+
+
+def inline_css(html: str, css: str) -> str:
+    """Inline CSS into HTML's `style` attributes, as the reference MJML does for `<mj-style inline>`.
+
+    The head's own `<style>` blocks (media queries for mobile layouts) are kept and not inlined,
+    and no remote stylesheet is ever fetched.
+    """
+    if not css.strip():
+        return html
+    import css_inline  # lazily: only compiling templates needs it
+
+    inliner = css_inline.CSSInliner(
+        inline_style_tags=False,
+        keep_style_tags=True,
+        keep_link_tags=True,
+        # keep_at_rules=True would stop css-inline from inlining anything when
+        # inline_style_tags=False (css-inline 0.24); the head's @media blocks survive anyway
+        # because keep_style_tags leaves those <style> elements as they are.
+        load_remote_stylesheets=False,
+        extra_css=css,
+    )
+    result: str = inliner.inline(html)
+    return result
+
+
+def render_mjml(source: str) -> str:
+    """MJML → HTML with mjml-python, then `<mj-style inline="inline">` CSS inlined.
+
+    Raises ValueError with MRML's message when MJML cannot render the source.
+    """
+    import mjml  # lazily: `check` without templates should not pay for it
+
+    inline_css_text: list[str] = []
+
+    def take_inline(m: re.Match[str]) -> str:
+        if _INLINE_ATTR_RE.search(m.group(1)):
+            inline_css_text.append(m.group(2))
+            return ""
+        return m.group(0)
+
+    stripped = _STYLE_BLOCK_RE.sub(take_inline, source)
+    html: str = mjml.mjml2html(stripped)
+    return inline_css(html, "\n".join(inline_css_text))
+
+
+def compile_template(
+    path: Path, policy_dir: Path, rel: str
+) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """`{"html": PARTS, "text": PARTS}` for the MJML file PATH (REL as written in the policy).
+
+    Diagnostics point into the template file (line and column of the placeholder or tag); the
+    table entry is None when there is any error.
+    """
+    shown = str(path)
+    diags: list[Diagnostic] = []
+    try:
+        resolved = path.resolve()
+        if Path(rel).is_absolute() or not resolved.is_relative_to(policy_dir.resolve()):
+            return None, [Diagnostic(CODE_FILE, f"template '{rel}' is outside the policy's folder", None)]
+        source = resolved.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Diagnostic(CODE_FILE, f"template '{rel}' not found ({shown})", None)]
+    except UnicodeDecodeError:
+        return None, [Diagnostic(CODE_FILE, f"template '{rel}' is not UTF-8 text", None)]
+    except OSError as exc:
+        return None, [Diagnostic(CODE_FILE, f"template '{rel}' cannot be read: {exc.strerror}", None)]
+    source = source.replace("\r\n", "\n")
+
+    diags.extend(_check_structure(source, shown))
+    styles = _style_ranges(source)
+    prefix = _sentinel_prefix(source)
+    slots: list[dict[str, Any]] = []
+    pieces: list[str] = []
+    pos = 0
+    for m in PLACEHOLDER_RE.finditer(source):
+        if _inside(m.start(), styles):
+            continue  # CSS in mj-style is left alone
+        line, col = _line_col(source, m.start())
+        end_line, end_col = _line_col(source, m.end())
+        span = Span(shown, line, col, end_line, end_col)
+        inner = _INNER_RE.match(m.group(1))
+        if inner is None:
+            diags.append(
+                Diagnostic(
+                    CODE_PLACEHOLDER,
+                    f"malformed placeholder '{m.group(0)}'",
+                    span,
+                    help=["write {{ path }} or {{ path | format }}, for example {{ document.number }}"],
+                )
+            )
+            continue
+        placeholder_path, fmt = inner.group(1), inner.group(2)
+        problem = check_placeholder(placeholder_path, fmt)
+        if problem is not None:
+            code, message, help_lines = problem
+            diags.append(Diagnostic(code, message, span, help=help_lines))
+            continue
+        pieces.append(source[pos : m.start()])
+        pieces.append(f"{prefix}{len(slots)}Z")
+        slots.append(
+            {"path": placeholder_path, "format": fmt, "loc": {"line": line, "column": col}, "file": rel}
+        )
+        pos = m.end()
+    pieces.append(source[pos:])
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    marked = "".join(pieces)
+    try:
+        html = render_mjml(marked)
+    except ValueError as exc:
+        return None, [Diagnostic(CODE_MJML, f"MJML cannot render this template: {exc}", Span(shown, 1, 1))]
+    sentinel_re = re.compile(re.escape(prefix) + r"(\d+)Z")
+    text = mjml_to_text(marked, lambda t: sentinel_re.sub(lambda m: slots[int(m.group(1))]["path"], t))
+    return {"html": _split(html, sentinel_re, slots), "text": _split(text, sentinel_re, slots)}, diags
+
+
+# --- plain-text version --------------------------------------------------------------------------
+
+_PARA, _LINE = 2, 1
+_BLOCK_TAGS = frozenset(
+    {
+        "mj-text",
+        "mj-button",
+        "mj-table",
+        "mj-section",
+        "mj-column",
+        "mj-wrapper",
+        "mj-hero",
+        "mj-group",
+        "mj-divider",
+        "mj-image",
+        "mj-navbar",
+        "mj-social",
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "div",
+    }
+)
+_SKIP_TAGS = frozenset({"mj-head", "mj-raw", "style", "script", "head", "title"})
+_VOID_TAGS = frozenset({"br", "img", "hr", "mj-image", "mj-divider", "mj-spacer", "meta", "link", "input"})
+
+
+class _TextExtractor(HTMLParser):
+    """Readable text from MJML: paragraphs, `- ` list items, links as `text (url)`, no tags."""
+
+    def __init__(self, canon: Callable[[str], str] = str) -> None:
+        super().__init__(convert_charrefs=True)
+        # Compares a link's text with its URL; sentinels of the same path must compare equal.
+        self.canon = canon
+        self.out: list[str | int] = []
+        self.skip = 0
+        self.links: list[tuple[str | None, int]] = []
+
+    def _brk(self, kind: int) -> None:
+        self.out.append(kind)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            if tag not in _VOID_TAGS:
+                self.skip += 1
+            return
+        if self.skip:
+            return
+        if tag in _BLOCK_TAGS:
+            self._brk(_PARA)
+        elif tag in ("br", "tr"):
+            self._brk(_LINE)
+        elif tag == "li":
+            self._brk(_LINE)
+            self.out.append("- ")
+        elif tag in ("td", "th"):
+            self.out.append("  ")
+        if tag in ("a", "mj-button"):
+            href = dict(attrs).get("href")
+            self.links.append((href, len(self.out)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skip:
+            return
+        if tag in _BLOCK_TAGS:
+            self._brk(_PARA)
+        elif tag == "br":
+            self._brk(_LINE)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+            return
+        if self.skip:
+            return
+        if tag in ("a", "mj-button") and self.links:
+            href, start = self.links.pop()
+            label = " ".join("".join(p for p in self.out[start:] if isinstance(p, str)).split())
+            same = self.canon(href or "") in (self.canon(label), self.canon(f"mailto:{label}"))
+            if href and not href.startswith("#") and not same:
+                self.out.append(f" ({href})" if label else href)
+        if tag in _BLOCK_TAGS:
+            self._brk(_PARA)
+        elif tag in ("tr", "li"):
+            self._brk(_LINE)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.out.append(data)
+
+    def text(self) -> str:
+        """The collected text: whitespace collapsed as HTML does, paragraphs blank-separated."""
+        lines: list[str] = []
+        current: list[str] = []
+        pending = 0
+        for piece in self.out:
+            if isinstance(piece, int):
+                pending = max(pending, piece)
+                continue
+            if pending and current:
+                line = " ".join("".join(current).split())
+                if line:
+                    lines.append(line)
+                if pending == _PARA:
+                    lines.append("")
+                current = []
+            pending = 0
+            current.append(piece)
+        if current:
+            lines.append(" ".join("".join(current).split()))
+        # Collapse runs of blank lines (empty blocks) and trim the ends.
+        result: list[str] = []
+        for line in lines:
+            if line == "" and (not result or result[-1] == ""):
+                continue
+            result.append(line)
+        while result and result[-1] == "":
+            result.pop()
+        return "\n".join(result) + "\n"
+
+
+def mjml_to_text(source: str, canon: Callable[[str], str] = str) -> str:
+    """The plain-text alternative of an MJML template (placeholders or sentinels kept as they are).
+
+    CANON maps text to the form in which a link's text and URL are compared.
+    """
+    extractor = _TextExtractor(canon)
+    extractor.feed(source)
+    extractor.close()
+    return extractor.text()
