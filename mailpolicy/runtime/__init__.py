@@ -1,0 +1,53 @@
+"""The runtime: compiled rule table + relation data → envelope → message → SMTP.
+
+It never imports lark, click, `mailpolicy.dsl` or `mailpolicy.compiler`: sending services load a
+compiled table and call `resolve_message` (then `render_message`) per message. Public names are
+imported lazily, so importing one submodule does not pay for the others (jsonschema, Babel).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailpolicy.runtime.data import Dataset, load_data
+    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped, TableError
+    from mailpolicy.runtime.resolve import Envelope, format_trace, resolve_message
+    from mailpolicy.runtime.table import RuleTable, load_table
+
+# Public name → the submodule that defines it. Other runtime modules add their names here.
+_EXPORTS = {
+    "load_table": "table",
+    "RuleTable": "table",
+    "load_data": "data",
+    "Dataset": "data",
+    "resolve_message": "resolve",
+    "Envelope": "resolve",
+    "format_trace": "resolve",
+    "TableError": "errors",
+    "DataError": "errors",
+    "MessageError": "errors",
+    "MessageSkipped": "errors",
+}
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "Envelope",
+    "MessageError",
+    "MessageSkipped",
+    "RuleTable",
+    "TableError",
+    "format_trace",
+    "load_data",
+    "load_table",
+    "resolve_message",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailpolicy.runtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mailpolicy.runtime.{module}"), name)

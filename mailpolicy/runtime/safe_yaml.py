@@ -1,0 +1,237 @@
+"""Reading untrusted YAML and JSON data files without surprises: no aliases, no tags, no deep nesting.
+
+YAML is read in two passes with PyYAML's pure-Python parser (the C parser crashes on very deep
+input): the event stream is checked first (anchors, aliases, explicit tags, several documents,
+nesting deeper than `MAX_DEPTH`), then the node tree is composed and turned into plain values by
+hand, refusing duplicate keys. Unquoted scalars come back as `PlainScalar` so that the schema,
+not YAML 1.1's resolver, decides their type (`no` stays the text "no" in a name, `012` stays
+"012" in an id): see `coerce`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+from mailpolicy.runtime.errors import DataError
+
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings a data file may have (a relation's attributes included)."""
+
+MAX_BYTES = 64 * 1024 * 1024
+"""Largest data file read (64 MiB)."""
+
+
+class PlainScalar(str):
+    """An unquoted YAML scalar: its type (text, number, boolean, null) is decided by the schema."""
+
+
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+# No leading zeros: `0123` (a postcode, an id) stays text even where any type is allowed.
+_NUMBER = re.compile(r"^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+
+
+def _line(mark: Any) -> int | None:
+    return None if mark is None else int(mark.line) + 1
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """The data of one YAML document as dicts, lists, `str` and `PlainScalar`; DataError otherwise."""
+    depth = 0
+    documents = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise DataError(
+                    name, "YAML aliases (*name) are not allowed in data files", line=_line(event.start_mark)
+                )
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                raise DataError(
+                    name, "YAML anchors (&name) are not allowed in data files", line=_line(event.start_mark)
+                )
+            if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag is not None:
+                raise DataError(
+                    name,
+                    f"YAML tags ({event.tag}) are not allowed in data files",
+                    line=_line(event.start_mark),
+                )
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise DataError(name, "a data file holds one YAML document", line=_line(event.start_mark))
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise DataError(
+                        name, f"nested deeper than {MAX_DEPTH} levels", line=_line(event.start_mark)
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise DataError(name, f"not valid YAML: {exc.problem or exc.context}", line=_line(mark)) from None
+    except yaml.YAMLError as exc:
+        raise DataError(name, f"not valid YAML: {exc}") from None
+    if node is None:
+        return None
+    return _convert(node, name)
+
+
+def _convert(node: yaml.Node, name: str) -> Any:
+    # Recursion is bounded by MAX_DEPTH, checked on the event stream before composing.
+    if isinstance(node, yaml.ScalarNode):
+        return PlainScalar(node.value) if node.style is None else str(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, name) for item in node.value]
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise DataError(name, "mapping keys must be plain text", line=_line(key_node.start_mark))
+        key = str(key_node.value)
+        if key in out:
+            raise DataError(name, f"duplicate key '{key}'", line=_line(key_node.start_mark))
+        out[key] = _convert(value_node, name)
+    return out
+
+
+def parse_json(text: str, name: str) -> Any:
+    """The data of a JSON file (numbers with a fraction as Decimal); duplicate keys refused."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise DataError(name, f"duplicate key '{key}'")
+            out[key] = value
+        return out
+
+    try:
+        value = json.loads(text, parse_float=Decimal, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise DataError(name, f"not valid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except RecursionError:
+        raise DataError(name, f"nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise DataError(name, f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+            deepest = max(deepest, depth + 1)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+            deepest = max(deepest, depth + 1)
+    return deepest
+
+
+def _types(schema: dict[str, Any], root: dict[str, Any]) -> set[str] | None:
+    """The JSON types a schema allows, or None when it does not restrict them (untyped)."""
+    schema = _deref(schema, root)
+    found: set[str] = set()
+    restricted = False
+    if "type" in schema:
+        restricted = True
+        kinds = schema["type"]
+        found.update([kinds] if isinstance(kinds, str) else kinds)
+    if "enum" in schema:
+        restricted = True
+        for value in schema["enum"]:
+            found.add(
+                "null"
+                if value is None
+                else "boolean"
+                if isinstance(value, bool)
+                else "number"
+                if isinstance(value, (int, float))
+                else "string"
+            )
+    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+        sub = _types(branch, root)
+        if sub is None:
+            return None
+        restricted = True
+        found |= sub
+    return found if restricted else None
+
+
+def _deref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $ref are supported: {ref}")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        schema = target
+    return schema
+
+
+def _branch(schema: dict[str, Any], root: dict[str, Any], json_type: str) -> dict[str, Any] | None:
+    """The (sub)schema that describes values of `json_type` ("array" or "object")."""
+    schema = _deref(schema, root)
+    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+        found = _branch(branch, root, json_type)
+        if found is not None:
+            return found
+    types = _types(schema, root)
+    if types is None or json_type in types:
+        return schema
+    return None
+
+
+def _scalar(text: PlainScalar, types: set[str] | None) -> Any:
+    untyped = types is None
+    allowed = types or set()
+    if text in _NULL and (untyped or "null" in allowed):
+        return None
+    if (text in _TRUE or text in _FALSE) and (untyped or "boolean" in allowed):
+        return text in _TRUE
+    if _NUMBER.match(text) and (untyped or "number" in allowed or "integer" in allowed):
+        if "." in text or "e" in text or "E" in text:
+            return Decimal(text)
+        return int(text)
+    return str(text)
+
+
+def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """Give the unquoted YAML scalars in `value` the type the schema expects at their place.
+
+    Where the schema wants text, an unquoted `no`, `012` or `2026-11-20` stays that exact text;
+    where it wants a boolean, only `true`/`false` are booleans (YAML 1.1's `yes`/`no`/`on`/`off`
+    are not, so the schema reports them); numbers are decimal only. Values the schema leaves
+    untyped (a relation's attributes) follow YAML 1.2's core rules, minus leading-zero numbers.
+    Quoted scalars are always text. JSON values pass through unchanged.
+    """
+    root = schema if root is None else root
+    if isinstance(value, list):
+        branch = _branch(schema, root, "array")
+        items = _deref(branch, root).get("items", {}) if branch is not None else {}
+        return [coerce(item, items, root) for item in value]
+    if isinstance(value, dict):
+        branch = _branch(schema, root, "object")
+        props: dict[str, Any] = {}
+        extra: Any = {}
+        if branch is not None:
+            branch = _deref(branch, root)
+            props = branch.get("properties", {})
+            extra = branch.get("additionalProperties", {})
+        return {
+            key: coerce(item, props.get(key, extra if isinstance(extra, dict) else {}), root)
+            for key, item in value.items()
+        }
+    if isinstance(value, PlainScalar):
+        return _scalar(value, _types(schema, root))
+    return value
