@@ -224,15 +224,22 @@ class PolicyModel:
                     return found
         return found
 
-    def field_empty(self, kind: str, fieldname: str, for_from: bool = False) -> DNF:
-        """When FIELD of KIND resolves to nothing (for `from`: to no verified address)."""
-        key = (kind, fieldname, for_from)
+    def field_empty(self, kind: str, fieldname: str, platform_empty: bool = False) -> DNF:
+        """When FIELD of KIND resolves to nothing (for `from`: to no verified address).
+
+        With PLATFORM_EMPTY, a `from` that ends on the platform address counts as empty too: that
+        is when the `from` source yields nothing.
+        """
+        key = (kind, fieldname, platform_empty)
         if key in self._field_cache:
             return self._field_cache[key]
         # A cycle is a compile error; while one is being explored, assume the worst.
         self._field_cache[key] = ALWAYS
         parts = [
-            dnf_and(frozenset({d.facts}), self.expr_empty(d.rule["expr"], d.owner, kind, fieldname))
+            dnf_and(
+                frozenset({d.facts}),
+                self.expr_empty(d.rule["expr"], d.owner, kind, fieldname, platform_empty),
+            )
             for d in self.deciders(kind, fieldname)
             if "expr" in d.rule
         ]
@@ -247,13 +254,18 @@ class PolicyModel:
             return ALWAYS
         return NEVER
 
-    def expr_empty(self, expr: Expr, owner: str, kind: str, fieldname: str) -> DNF:
-        """When EXPR (a rule of OWNER, resolving FIELD for KIND) yields no usable address."""
+    def expr_empty(
+        self, expr: Expr, owner: str, kind: str, fieldname: str, platform_empty: bool = False
+    ) -> DNF:
+        """When EXPR (a rule of OWNER, resolving FIELD for KIND) yields no usable address.
+
+        For `from`, usable means on a verified domain; the platform address is never checked (it
+        is From's last resort), so it yields, unless PLATFORM_EMPTY asks when From is the platform.
+        """
         op = expr.get("op")
-        if op == "else":
-            return dnf_and(*(self.expr_empty(t, owner, kind, fieldname) for t in expr["terms"]))
-        if op == "union":
-            return dnf_and(*(self.expr_empty(t, owner, kind, fieldname) for t in expr["items"]))
+        if op in ("else", "union"):
+            children = expr["terms"] if op == "else" else expr["items"]
+            return dnf_and(*(self.expr_empty(t, owner, kind, fieldname, platform_empty) for t in children))
         if op == "free":
             return self._address_empty(expr.get("address"), fieldname, "")
         name = str(expr.get("name"))
@@ -261,7 +273,9 @@ class PolicyModel:
         unverified = " has no address on a verified domain" if for_from else " is empty"
         if op == "role":
             return self._role_empty(name, for_from)
-        if name in ("company", "functional", "communication", "platform"):
+        if name == "platform":
+            return ALWAYS if platform_empty and for_from else NEVER
+        if name in ("company", "functional", "communication"):
             return self._address_empty(self.firm.get(name), fieldname, "")
         if name == "sender":
             if for_from:
@@ -291,15 +305,15 @@ class PolicyModel:
             return NEVER
         if name == "from":
             # `from` yields nothing exactly when the resolved From is the platform address.
-            return self.field_empty(kind, "from", for_from=True)
+            return self.field_empty(kind, "from", platform_empty=True)
         if name == "general":
             parent = self.parent(owner)
             if parent is None:
                 builtin = [r for r in self.rules.get("general", {}).get(fieldname, []) if r.get("builtin")]
                 if builtin and "expr" in builtin[0]:
-                    return self.expr_empty(builtin[0]["expr"], "general", kind, fieldname)
+                    return self.expr_empty(builtin[0]["expr"], "general", kind, fieldname, platform_empty)
                 return ALWAYS
-            return self.field_empty(parent, fieldname, for_from)
+            return self.field_empty(parent, fieldname, platform_empty)
         if name in BUILTIN_ROLES or name in self.table.get("roles", []):
             return self._role_empty(name, for_from)
         return ALWAYS
@@ -494,7 +508,8 @@ class _Linter:
                 for i, term in enumerate(terms[:-1]):
                     if self.model.expr_empty(term, kind, kind, fieldname) == NEVER:
                         rest = " else ".join(expr_text(t, nested=True) for t in terms[i + 1 :])
-                        what = "a verified address" if fieldname == "from" else "an address"
+                        verified = fieldname == "from" and term.get("name") != "platform"
+                        what = "a verified address" if verified else "an address"
                         self.warn(
                             UNREACHABLE_ELSE,
                             terms[i + 1].get("loc") or rule.get("loc"),
@@ -593,7 +608,7 @@ class _Linter:
         for kind, fieldname, rule in _policy_rules(self.model):
             if fieldname != "from" or "expr" not in rule:
                 continue
-            if self.model.expr_empty(rule["expr"], kind, kind, "from") == ALWAYS:
+            if self.model.expr_empty(rule["expr"], kind, kind, "from", platform_empty=True) == ALWAYS:
                 self.warn(
                     FROM_NEVER_VERIFIED,
                     rule.get("loc"),

@@ -487,3 +487,31 @@ def test_emptiness_as_json() -> None:
         "can_be_empty": True,
         "counterexamples": [{"facts": ["relation.emails is empty"], "rule": "to = contact", "loc": None}],
     }
+
+
+def test_platform_in_a_from_chain_always_yields_but_the_from_source_then_yields_nothing() -> None:
+    table = make_table(
+        {
+            "invoice": {
+                "from": [
+                    rule(
+                        else_(
+                            src("sender", loc(1, 16)),
+                            src("platform", loc(1, 26)),
+                            role("partner", loc(1, 38)),
+                        ),
+                        1,
+                    )
+                ],
+                "cc": [rule(else_(src("from", loc(2, 14)), src("company", loc(2, 22))), 2)],
+            }
+        }
+    )
+    assert lines(lint_table(table, "p.mail")) == [
+        ("L001", 1, 38, "`partner` is never used: `platform` always yields an address"),
+    ]
+    model = PolicyModel(table)
+    # cc = from yields nothing exactly when there is no verified sender (From is then the platform).
+    assert model.expr_empty(src("from"), "invoice", "invoice", "cc") == frozenset(
+        {frozenset({"no sender is given"}), frozenset({"the sender's address is not on a verified domain"})}
+    )
