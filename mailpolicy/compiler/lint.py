@@ -263,9 +263,19 @@ class PolicyModel:
         is From's last resort), so it yields, unless PLATFORM_EMPTY asks when From is the platform.
         """
         op = expr.get("op")
-        if op in ("else", "union"):
-            children = expr["terms"] if op == "else" else expr["items"]
-            return dnf_and(*(self.expr_empty(t, owner, kind, fieldname, platform_empty) for t in children))
+        if op == "union":
+            return dnf_and(
+                *(self.expr_empty(t, owner, kind, fieldname, platform_empty) for t in expr["items"])
+            )
+        if op == "else":
+            result = ALWAYS
+            for term in expr["terms"]:
+                result = dnf_and(result, self.expr_empty(term, owner, kind, fieldname, platform_empty))
+                # A term that always yields (platform included) ends the chain, even when it is the
+                # platform address that then counts as "nothing" for the `from` source.
+                if platform_empty and self.expr_empty(term, owner, kind, fieldname) == NEVER:
+                    break
+            return result
         if op == "free":
             return self._address_empty(expr.get("address"), fieldname, "")
         name = str(expr.get("name"))
