@@ -1,0 +1,551 @@
+"""Parse policy text into the typed AST of `mailpolicy.dsl.ast`, with syntax errors as diagnostics.
+
+Lark's LALR parser does the parsing (Earley is 20-30x slower on policies); a small post-lexer makes
+newlines statement terminators except inside ( ) and [ ]; a non-recursive transformer builds the
+AST so that any nesting depth parses without hitting Python's recursion limit. Syntax errors are
+put into words a consultant understands ("expected an address source after 'else'").
+
+Input limits (each a diagnostic, never an exception): the file must be UTF-8 (MP005), hold no NUL
+character (MP006) and be at most `MAX_POLICY_BYTES` long (MP007).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from mailpolicy.diagnostics import Diagnostic, DiagnosticError, Span
+from mailpolicy.dsl import ast
+
+# 4 MiB: a 20,000-line policy is well under 1 MiB; anything near this is not a hand-written policy.
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+_BRACKETS_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_BRACKETS_CLOSE = {"RPAR", "RSQB"}
+
+
+class _NewlinePostLexer:
+    """Makes `_NL` a statement terminator: dropped inside ( ) and [ ], folded when repeated.
+
+    The state lives in the generator, so one cached parser serves every parse.
+    """
+
+    always_accept: tuple[str, ...] = ()
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        """Filter the token stream of one parse."""
+        depth = 0
+        previous: Token | None = None
+        for tok in stream:
+            kind = tok.type
+            if kind == "_NL":
+                # Blank lines, comment-only lines and newlines inside brackets separate nothing.
+                if depth > 0 or previous is None or previous.type == "_NL":
+                    continue
+            elif kind in _BRACKETS_OPEN:
+                depth += 1
+            elif kind in _BRACKETS_CLOSE and depth > 0:
+                depth -= 1
+            previous = tok
+            yield tok
+        if previous is not None and previous.type != "_NL":
+            # The last statement needs no newline of its own.
+            end = Token.new_borrow_pos("_NL", "", previous)
+            end.line = previous.end_line
+            end.column = previous.end_column
+            end.start_pos = previous.end_pos
+            yield end
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    """The parser, built once per process (and its analysis cached on disk by Lark)."""
+    return Lark.open(
+        "grammar.lark",
+        rel_to=__file__,
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        postlex=_NewlinePostLexer(),
+        cache=True,
+    )
+
+
+# --- decoding and limits -------------------------------------------------------------------------
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column (in code points) of a character index."""
+    line = text.count("\n", 0, index) + 1
+    start = text.rfind("\n", 0, index) + 1
+    return line, index - start + 1
+
+
+def decode_policy(data: bytes, path: str) -> str:
+    """The text of a policy file's bytes; DiagnosticError when it is too large or not UTF-8."""
+    if len(data) > MAX_POLICY_BYTES:
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "MP007",
+                    f"the file is too large for a policy ({len(data)} bytes; the limit is "
+                    f"{MAX_POLICY_BYTES} bytes)",
+                    Span(path, 1, 1),
+                )
+            ]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "MP005",
+                    f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+                    Span(path, line, column, line, column + 1),
+                    help=["save the policy as UTF-8"],
+                )
+            ]
+        ) from None
+    # A byte-order mark is invisible in editors; it is not part of the first statement.
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_policy(path: str | Path) -> str:
+    """Read and decode a policy file (OSError when it cannot be read)."""
+    p = Path(path)
+    with p.open("rb") as fh:
+        data = fh.read(MAX_POLICY_BYTES + 1)
+    return decode_policy(data, str(path))
+
+
+def parse_file(path: str | Path) -> ast.Policy:
+    """Read and parse a policy file; DiagnosticError for bad bytes or syntax, OSError if unreadable."""
+    return parse_policy(read_policy(path), str(path))
+
+
+# --- AST building --------------------------------------------------------------------------------
+
+
+def _tok_span(path: str, tok: Token) -> Span:
+    return Span(path, tok.line or 1, tok.column or 1, tok.end_line, tok.end_column)
+
+
+def _decode_string(path: str, tok: Token) -> ast.StringLit:
+    """Decode a STRING token, keeping the source column of every character for later spans."""
+    raw = str(tok)
+    col = tok.column or 1
+    chars: list[str] = []
+    offsets: list[int] = []
+    i = 1
+    while i < len(raw) - 1:
+        offsets.append(col + i)
+        if raw[i] == "\\":
+            chars.append(raw[i + 1])
+            i += 2
+        else:
+            chars.append(raw[i])
+            i += 1
+    offsets.append(col + len(raw) - 1)  # the closing quote: the end of the last character
+    return ast.StringLit(_tok_span(path, tok), "".join(chars), tuple(offsets))
+
+
+def _depth(*nodes: Any) -> int:
+    return 1 + max((getattr(n, "depth", 1) for n in nodes), default=0)
+
+
+def _nodes(children: list[Any]) -> list[Any]:
+    """Children without the punctuation tokens that the grammar keeps for error messages."""
+    return [c for c in children if not isinstance(c, Token)]
+
+
+@v_args(meta=True)
+class _Builder(Transformer_NonRecursive):
+    """Tree → AST, bottom-up and without recursion."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._file = path
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self._file, 1, 1)
+        return Span(self._file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    # names and literals
+    def dotted(self, meta: Any, children: list[Token]) -> ast.Name:
+        words = [t for t in children if t.type != "DOT"]
+        return ast.Name(
+            self._span(meta), tuple(str(t) for t in words), tuple(_tok_span(self._file, t) for t in words)
+        )
+
+    def string(self, meta: Any, children: list[Token]) -> ast.StringLit:
+        return _decode_string(self._file, children[0])
+
+    def number(self, meta: Any, children: list[Token]) -> ast.NumberLit:
+        text = str(children[0])
+        value: int | float = float(text) if "." in text else int(text)
+        return ast.NumberLit(self._span(meta), value)
+
+    def true(self, meta: Any, children: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(self._span(meta), True)
+
+    def false(self, meta: Any, children: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(self._span(meta), False)
+
+    def list_lit(self, meta: Any, children: list[Any]) -> ast.ListLit:
+        items = _nodes(children)
+        return ast.ListLit(self._span(meta), items, _depth(*items))
+
+    # address expressions
+    def source(self, meta: Any, children: list[Any]) -> ast.SourceRef:
+        return ast.SourceRef(self._span(meta), children[0])
+
+    def free(self, meta: Any, children: list[Token]) -> ast.FreeAddress:
+        return ast.FreeAddress(self._span(meta), _decode_string(self._file, children[1]))
+
+    def text(self, meta: Any, children: list[Token]) -> ast.TextTerm:
+        return ast.TextTerm(self._span(meta), _decode_string(self._file, children[0]))
+
+    def group(self, meta: Any, children: list[Any]) -> ast.Group:
+        inner = _nodes(children)[0]
+        return ast.Group(self._span(meta), inner, _depth(inner))
+
+    def else_chain(self, meta: Any, children: list[Any]) -> Any:
+        terms = _nodes(children)
+        if len(terms) == 1:
+            return terms[0]
+        return ast.Else(self._span(meta), terms, _depth(*terms))
+
+    def union(self, meta: Any, children: list[Any]) -> Any:
+        items = _nodes(children)
+        if len(items) == 1:
+            return items[0]
+        return ast.Union_(self._span(meta), items, _depth(*items))
+
+    # conditions
+    def path(self, meta: Any, children: list[Any]) -> ast.PathRef:
+        return ast.PathRef(self._span(meta), children[0])
+
+    def or_cond(self, meta: Any, children: list[Any]) -> Any:
+        args = _nodes(children)
+        return args[0] if len(args) == 1 else ast.Or(self._span(meta), args, _depth(*args))
+
+    def and_cond(self, meta: Any, children: list[Any]) -> Any:
+        args = _nodes(children)
+        return args[0] if len(args) == 1 else ast.And(self._span(meta), args, _depth(*args))
+
+    def not_cond(self, meta: Any, children: list[Any]) -> ast.Not:
+        arg = _nodes(children)[0]
+        return ast.Not(self._span(meta), arg, _depth(arg))
+
+    def comp_op(self, meta: Any, children: list[Token]) -> tuple[str, Span]:
+        return " ".join(str(t) for t in children), self._span(meta)
+
+    def compare(self, meta: Any, children: list[Any]) -> Any:
+        if len(children) == 1:
+            return children[0]
+        left, (op, op_span), right = children
+        return ast.Compare(self._span(meta), op, left, right, op_span, _depth(left, right))
+
+    def cond_group(self, meta: Any, children: list[Any]) -> ast.CondGroup:
+        inner = _nodes(children)[0]
+        return ast.CondGroup(self._span(meta), inner, _depth(inner))
+
+    # statements
+    def setting(self, meta: Any, children: list[Any]) -> ast.Setting:
+        name, _eq, value = children
+        return ast.Setting(self._span(meta), str(name), _tok_span(self._file, name), value)
+
+    def setting_word(self, meta: Any, children: list[Any]) -> ast.Word:
+        return ast.Word(self._span(meta), children[0])
+
+    def env_ref(self, meta: Any, children: list[Token]) -> ast.EnvRef:
+        return ast.EnvRef(self._span(meta), _decode_string(self._file, children[1]))
+
+    def block(self, meta: Any, children: list[Any]) -> list[ast.Setting]:
+        return _nodes(children)
+
+    def firm_decl(self, meta: Any, children: list[Any]) -> ast.FirmDecl:
+        return ast.FirmDecl(self._span(meta), children[1])
+
+    def role_decl(self, meta: Any, children: list[Any]) -> ast.RoleDecl:
+        return ast.RoleDecl(self._span(meta), children[1])
+
+    def kind_decl(self, meta: Any, children: list[Any]) -> ast.KindDecl:
+        names = _nodes(children)
+        return ast.KindDecl(self._span(meta), names[0], names[1] if len(names) > 1 else None)
+
+    def audience_decl(self, meta: Any, children: list[Any]) -> ast.AudienceDecl:
+        return ast.AudienceDecl(self._span(meta), children[1], children[3])
+
+    def smtp_decl(self, meta: Any, children: list[Any]) -> ast.SmtpDecl:
+        nodes = _nodes(children)
+        if len(nodes) == 3:
+            return ast.SmtpDecl(self._span(meta), nodes[0], nodes[1], nodes[2])
+        return ast.SmtpDecl(self._span(meta), None, None, nodes[0])
+
+    def lang(self, meta: Any, children: list[Any]) -> ast.Name:
+        name: ast.Name = _nodes(children)[0]
+        return name
+
+    def rule(self, meta: Any, children: list[Any]) -> ast.Rule:
+        target = children[0]
+        rest = children[1:]
+        lang = rest.pop(0) if isinstance(rest[0], ast.Name) else None
+        # rest: EQ, expr, [WHEN, condition]
+        expr = rest[1]
+        when = rest[3] if len(rest) > 3 else None
+        return ast.Rule(self._span(meta), target, lang, expr, when)
+
+    def start(self, meta: Any, children: list[Any]) -> list[Any]:
+        return _nodes(children)
+
+
+# --- comments ------------------------------------------------------------------------------------
+
+
+def _comments(text: str, path: str) -> list[ast.Comment]:
+    """Every `#` comment with its position; strings never span lines, so a line scan is exact."""
+    found: list[ast.Comment] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if "#" not in line:
+            continue
+        in_string = False
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_string:
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch == "#":
+                body = line[i:].rstrip("\r")
+                span = Span(path, lineno, i + 1, lineno, i + 1 + len(body))
+                found.append(ast.Comment(span, body, own_line=not line[:i].strip()))
+                break
+            i += 1
+    return found
+
+
+# --- syntax errors in words ----------------------------------------------------------------------
+
+_WORDS = {
+    "NAME": "a name",
+    "STRING": 'a text in double quotes ("...")',
+    "NUMBER": "a number",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "EQ": "'='",
+    "EQEQ": "'=='",
+    "NE": "'!='",
+    "LE": "'<='",
+    "GE": "'>='",
+    "LT": "'<'",
+    "GT": "'>'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+}
+_KEYWORDS = "firm role kind extends audience smtp env free else when and or not in true false".split()
+for _kw in _KEYWORDS:
+    _WORDS[_kw.upper()] = f"'{_kw}'"
+
+# Groups of terminals that, expected together, read better as one word; tried in this order.
+_GROUPS: list[tuple[set[str], str, set[str]]] = [
+    # (must all be expected, description, also covered)
+    ({"FIRM", "ROLE", "KIND"}, "a rule or a declaration", {"AUDIENCE", "SMTP", "NAME"}),
+    ({"FREE"}, "an address source", {"NAME", "STRING", "LPAR"}),
+    ({"NOT", "NUMBER"}, "a condition", {"NAME", "STRING", "TRUE", "FALSE", "LSQB", "LPAR"}),
+    ({"ENV", "NUMBER"}, "a value", {"NAME", "STRING", "TRUE", "FALSE", "LSQB"}),
+    ({"NUMBER", "STRING"}, "a value", {"TRUE", "FALSE", "LSQB"}),
+    ({"EQEQ"}, "a comparison", {"NE", "LE", "GE", "LT", "GT", "IN", "NOT"}),
+]
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def describe_expected(expected: set[str]) -> str:
+    """Put a set of expected terminal names into words (`an address source or '('`)."""
+    left = set(expected)
+    words: list[str] = []
+    for needed, word, covered in _GROUPS:
+        if needed <= left:
+            if word not in words:
+                words.append(word)
+            left -= needed | covered
+    # After a name the parser always accepts a `.`; saying so helps nobody.
+    if words or len(left) > 1:
+        left.discard("DOT")
+    if "EQ" in left:
+        left.discard("LSQB")
+    order = list(_WORDS)
+    ranked = sorted(left, key=lambda t: (order.index(t) if t in order else len(order), t))
+    words.extend(_WORDS.get(t, t) for t in ranked)
+    return _join(words)
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "NAME":
+        return f"name '{tok}'"
+    if tok.type == "STRING":
+        return f"text {tok}"
+    if tok.type == "NUMBER":
+        return f"number {tok}"
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "$END":
+        return "end of file"
+    return f"'{tok}'"
+
+
+def _tokens_before(text: str, index: int) -> list[Token]:
+    """The post-lexed tokens that start before INDEX (for the error path only)."""
+    out: list[Token] = []
+    try:
+        for tok in _lark().lex(text):
+            if tok.start_pos is None or tok.start_pos >= index or not str(tok):
+                break
+            out.append(tok)
+    except UnexpectedInput:
+        pass
+    return out
+
+
+def _string_problem(text: str, index: int, path: str) -> Diagnostic:
+    """The diagnostic for a `"` the lexer could not read: unterminated, or a bad escape inside."""
+    j = index + 1
+    while j < len(text) and text[j] not in "\r\n":
+        if text[j] == "\\":
+            nxt = text[j + 1] if j + 1 < len(text) else ""
+            if nxt in ('"', "\\"):
+                j += 2
+                continue
+            line, col = _position(text, j)
+            shown = {"\n": "\\n", "\r": "\\r", "": ""}.get(nxt, nxt)
+            return Diagnostic(
+                "MP003",
+                f"unknown escape '\\{shown}' in a string",
+                Span(path, line, col, line, col + 2),
+                help=['a string knows only the escapes \\" and \\\\'],
+            )
+        if text[j] == '"':
+            break
+        j += 1
+    line, col = _position(text, index)
+    return Diagnostic(
+        "MP002",
+        "unterminated string",
+        Span(path, line, col, line, col + 1),
+        help=['add the closing " on the same line: a string cannot hold a line break'],
+    )
+
+
+def _syntax_diagnostic(text: str, path: str, exc: UnexpectedInput) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        index = exc.pos_in_stream or 0
+        if exc.char == '"':
+            return _string_problem(text, index, path)
+        line, col = exc.line, exc.column
+        helps: list[str] = []
+        if exc.char == "\\":
+            helps.append("there is no line continuation: break a long expression inside ( ) instead")
+        shown = exc.char if exc.char.isprintable() else f"U+{ord(exc.char):04X}"
+        return Diagnostic(
+            "MP004", f"unexpected character '{shown}'", Span(path, line, col, line, col + 1), help=helps
+        )
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    if tok.type == "_NL" and not str(tok):
+        # The newline the post-lexer adds after the last statement: really the end of the file.
+        tok = Token.new_borrow_pos("$END", "", tok)
+    index = tok.start_pos if tok.start_pos is not None else len(text)
+    if tok.type == "$END":
+        index = len(text)
+    before = _tokens_before(text, index)
+    prev = before[-1] if before else None
+    open_brackets = sum(1 for t in before if t.type in _BRACKETS_OPEN) - sum(
+        1 for t in before if t.type in _BRACKETS_CLOSE
+    )
+    expected_set = set(exc.expected)
+    if open_brackets <= 0:
+        # LALR states are shared between nesting levels; a ')' is only worth naming inside one.
+        expected_set -= _BRACKETS_CLOSE
+    expected = describe_expected(expected_set)
+    after_word = prev is not None and prev.type not in ("NAME", "STRING", "NUMBER", "_NL")
+    if after_word and tok.type in ("_NL", "$END"):
+        message = f"expected {expected} after '{prev}'"
+    else:
+        message = f"unexpected {_describe_token(tok)}: expected {expected}"
+    helps = []
+    stack: list[Token] = []
+    for t in before:
+        if t.type in _BRACKETS_OPEN or t.type == "LBRACE":
+            stack.append(t)
+        elif (t.type in _BRACKETS_CLOSE or t.type == "RBRACE") and stack:
+            stack.pop()
+    if stack and (tok.type == "$END" or (tok.line or 0) > (stack[-1].line or 0)):
+        opener = stack[-1]
+        helps.append(f"the '{opener}' at line {opener.line}, column {opener.column} is never closed")
+    if prev is not None and prev.type == "LBRACE":
+        helps.append("'{' ends its line: put each setting on a line of its own")
+    if tok.type in ("_NL", "$END"):
+        line, col = _position(text, min(index, len(text)))
+        if tok.type == "$END" or not str(tok):
+            # Point just after the last token rather than at the empty end of the file.
+            last = next((t for t in reversed(before) if t.type != "_NL"), None)
+            if last is not None:
+                line, col = last.end_line or line, last.end_column or col
+        span = Span(path, line, col, line, col + 1)
+    else:
+        span = _tok_span(path, tok)
+    return Diagnostic("MP001", message, span, help=helps)
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def parse_policy(text: str, path: str) -> ast.Policy:
+    """Parse policy TEXT (read from PATH, used in spans) into an AST; DiagnosticError on bad syntax."""
+    if len(text) > MAX_POLICY_BYTES:
+        decode_policy(text.encode("utf-8"), path)  # raises MP007 with the byte size
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, col = _position(text, nul)
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "MP006",
+                    "the file holds a NUL character; a policy is plain text",
+                    Span(path, line, col, line, col + 1),
+                )
+            ]
+        )
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as exc:
+        raise DiagnosticError([_syntax_diagnostic(text, path, exc)]) from None
+    statements = _Builder(path).transform(tree)
+    return ast.Policy(path=path, statements=statements, comments=_comments(text, path), source=text)
