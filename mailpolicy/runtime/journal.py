@@ -127,14 +127,20 @@ class Journal:
         self._lock()
         self._db = self._connect(str(self.path))
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._create_schema()
+            tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if not tables:
+                # Only a new, empty database becomes a journal: never write into someone else's.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._create_schema()
             self._check_schema()
             self.interrupted = self._recover()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise JournalError(f"{self.path}: not a mailpolicy journal ({exc})") from None
+        except JournalError:
+            self.close()
+            raise
 
     def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
         try:
