@@ -111,28 +111,23 @@ class _Resolver:
 
     # --- which rule decides -----------------------------------------------------------------
 
-    def decide(self, kind: str, field_name: str, passed: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    def decide(
+        self, kind: str, field_name: str, passed: list[dict[str, Any]]
+    ) -> tuple[str, dict[str, Any]] | None:
         """The kind and rule that decide a field, recording the rules passed over on the way."""
         for current in self.table.lineage(kind):
             for rule in self.table.candidates(current, field_name):
                 lang = rule.get("lang")
                 if lang is not None and lang != self.language:
-                    passed.append(
-                        {"kind": current, "rule": _loc(rule), "reason": f"language differs ({lang})"}
-                    )
+                    reason = f"language differs ({lang})"
+                    passed.append({"kind": current, "rule": _loc(rule), "reason": reason})
                     continue
                 cond = rule.get("when")
                 if cond is not None and not evaluate(cond, self.ctx.lookup):
                     passed.append({"kind": current, "rule": _loc(rule), "reason": "condition false"})
                     continue
                 return current, rule
-        raise MessageError(
-            f"the rule table decides nothing for field '{field_name}' of kind '{kind}'"
-            " (general has no built-in default)",
-            kind=self.kind,
-            relation=self.relation.id,
-            document=self.document.id if self.document else None,
-        )
+        return None
 
     # --- fields -----------------------------------------------------------------------------
 
@@ -151,7 +146,10 @@ class _Resolver:
         self.in_progress.append(key)
         try:
             passed: list[dict[str, Any]] = []
-            decider, rule = self.decide(kind, field_name, passed)
+            decided = self.decide(kind, field_name, passed)
+            if decided is None:
+                decided = self._nothing_decides(kind, field_name)
+            decider, rule = decided
             tried: list[dict[str, Any]] = []
             trace: dict[str, Any] = {"kind": decider, "rule": _loc(rule), "tried": tried}
             if passed:
@@ -162,6 +160,21 @@ class _Resolver:
         self.values[key] = value
         self.traces[key] = trace
         return value
+
+    def _nothing_decides(self, kind: str, field_name: str) -> tuple[str, dict[str, Any]]:
+        # A kind with no template is text-only and attaches nothing; every other field has a
+        # built-in default in `general`, so a table without one is broken.
+        if field_name == "template":
+            return "general", {"template": None, "loc": None, "builtin": True}
+        if field_name == "attach":
+            return "general", {"attach": "none", "loc": None, "builtin": True}
+        raise MessageError(
+            f"the rule table decides nothing for field '{field_name}' of kind '{kind}'"
+            " (general has no built-in default)",
+            kind=self.kind,
+            relation=self.relation.id,
+            document=self.document.id if self.document else None,
+        )
 
     def _value(
         self, kind: str, decider: str, field_name: str, rule: dict[str, Any], tried: list[dict[str, Any]]
@@ -339,7 +352,7 @@ class _Resolver:
         if name == "general":
             return self._general(decider, field_name, entry)
         if name == "none":
-            return [], "none: the field is cleared", []
+            return [], "clears the field", []
         raise MessageError(f"unknown source '{name}' in the rule table", kind=self.kind)
 
     def _recipients(self) -> tuple[list[str], str | None, list[SkippedAddress]]:

@@ -1,0 +1,1 @@
+"""Tests of mailpolicy.runtime: rule table + data → envelope → message."""
