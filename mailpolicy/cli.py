@@ -7,8 +7,12 @@ Exit codes everywhere: 0 success, 1 errors in the policy, data or messages, 2 us
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from mailpolicy.runtime.table import RuleTable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,10 +21,48 @@ def cli() -> None:
     """Decide who sends, receives and is copied on every email a firm sends, and produce them."""
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print a clear error (never a traceback) and exit with CODE."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def load_policy_or_table(path: str) -> RuleTable:
+    """A `.mail` policy compiled (errors printed, exit 1) or a `.json` rule table loaded (exit 1 if bad)."""
+    from pathlib import Path
+
+    from mailpolicy.runtime.errors import TableError
+    from mailpolicy.runtime.table import load_table
+
+    source = Path(path)
+    if not source.is_file():
+        fail(f"no such file: {path}", 2)
+    if source.suffix != ".mail":
+        try:
+            return load_table(source)
+        except TableError as exc:
+            fail(str(exc))
+    from mailpolicy.compiler import compile_file
+    from mailpolicy.diagnostics import render_text
+
+    result = compile_file(source)
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    for diag in errors:
+        text = None
+        if diag.span is not None:
+            try:
+                text = Path(diag.span.path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = None
+        click.echo(render_text(diag, text), err=True)
+    if errors or result.table is None:
+        fail(f"{path}: the policy has errors; nothing was resolved")
+    try:
+        table = load_table(result.table)
+    except TableError as exc:
+        fail(str(exc))
+    table.base_dir = source.resolve().parent
+    return table
 
 
 # --- commands are added below, one section per command ---------------------------------------
@@ -116,6 +158,71 @@ def preview_command(
         serve(Path(policy), Path(data_path), selection, port=port, open_browser=open_browser, echo=click.echo)
     except PortInUse as exc:
         fail(str(exc), 2)
+
+
+# --- resolve ---------------------------------------------------------------------------------
+
+
+@cli.command("resolve")
+@click.argument("policy_or_table", metavar="POLICY_OR_TABLE", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The data file (YAML or JSON).",
+)
+@click.option("--kind", required=True, help="The message kind (invoice, reminder, general, ...).")
+@click.option("--relation", help="The relation's id (may be left out with --document).")
+@click.option("--sender", help="The sending user's id (feeds the `sender` source).")
+@click.option("--document", help="The document's id.")
+@click.option("--recipient", "recipients", multiple=True, help="An address for the `recipient` source.")
+@click.option("--explain", is_flag=True, help="Add the trace: which rule decided each field and why.")
+def resolve_command(
+    policy_or_table: str,
+    data_path: str,
+    kind: str,
+    relation: str | None,
+    sender: str | None,
+    document: str | None,
+    recipients: tuple[str, ...],
+    explain: bool,
+) -> None:
+    """Print who sends and receives one message, as JSON (SPEC section 5)."""
+    import json
+
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.resolve import format_trace, resolve_message
+
+    if relation is None and document is None:
+        raise click.UsageError("give --relation ID or --document ID")
+    table = load_policy_or_table(policy_or_table)
+    try:
+        data = load_data(data_path)
+    except DataError as exc:
+        fail(str(exc))
+    try:
+        envelope = resolve_message(
+            table,
+            data,
+            kind=kind,
+            relation=relation,
+            sender=sender,
+            document=document,
+            recipients=recipients,
+        )
+    except MessageSkipped as exc:
+        # A mailing to a relation without consent is reported, not a failure (SPEC 2.4).
+        click.echo(json.dumps({"kind": kind, "relation": exc.relation, "skipped": exc.message}, indent=2))
+        return
+    except MessageError as exc:
+        fail(str(exc))
+    for warning in envelope.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(json.dumps(envelope.as_dict(explain=explain), ensure_ascii=False, indent=2))
+    if explain and sys.stdout.isatty():
+        click.echo(format_trace(envelope), err=True)
 
 
 def main() -> None:
