@@ -30,6 +30,12 @@ def check_address(text: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     local, _, domain = result.normalized.rpartition("@")
+    # RFC 5321 limits, checked on the octets actually sent (email-validator lets a 65-octet
+    # internationalised local part through in some versions).
+    if len(result.local_part.encode("utf-8")) > 64:
+        raise InvalidAddress("the part before the @-sign is longer than 64 octets")
+    if len(result.ascii_email or result.normalized.encode("utf-8")) > 254:
+        raise InvalidAddress("the address is longer than 254 octets")
     return f"{local}@{domain.lower()}"
 
 

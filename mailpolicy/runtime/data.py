@@ -268,9 +268,11 @@ def load_data(path: str | Path) -> Dataset:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise DataError(name, f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
-        text = path.read_bytes().decode("utf-8-sig")
+        raw_bytes = path.read_bytes()
+        text = raw_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(name, f"not UTF-8 text (byte {exc.start})") from None
+        line = raw_bytes.count(b"\n", 0, exc.start) + 1
+        raise DataError(name, f"not UTF-8 text (byte {exc.start})", line=line) from None
     schema = _schema()
     if path.suffix.lower() == ".json":
         raw = parse_json(text, name)

@@ -77,6 +77,10 @@ def parse_yaml(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise DataError(name, f"not valid YAML: {exc.problem or exc.context}", line=_line(mark)) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        message = f"not valid YAML: character #x{exc.character:04x} is not allowed"
+        raise DataError(name, message, line=line) from None
     except yaml.YAMLError as exc:
         raise DataError(name, f"not valid YAML: {exc}") from None
     if node is None:
@@ -203,6 +207,10 @@ def _scalar(text: PlainScalar, types: set[str] | None) -> Any:
         if "." in text or "e" in text or "E" in text:
             return Decimal(text)
         return int(text)
+    if "string" not in allowed and not untyped:
+        # The schema will refuse this value anyway; type it as YAML 1.2 would so that the
+        # message says "got number 5" rather than "got text '5'".
+        return _scalar(text, None)
     return str(text)
 
 
