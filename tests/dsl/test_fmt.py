@@ -92,7 +92,10 @@ def test_equals_align_only_within_a_run_of_assignments() -> None:
 
 
 def test_placeholders_normalised_only_in_template_strings() -> None:
-    text = 'firm {\nname = "A {{x}}"\n}\nsubject = "N° {{document.number|money}}"\nfrom_name[nl]="{{firm.name}}"\n'
+    text = (
+        'firm {\nname = "A {{x}}"\n}\nsubject = "N° {{document.number|money}}"\n'
+        'from_name[nl]="{{firm.name}}"\n'
+    )
     assert format_policy(text) == (
         'firm {\n  name = "A {{x}}"\n}\n'
         'subject       = "N° {{ document.number | money }}"\n'
@@ -178,7 +181,8 @@ def condition(draw: st.DrawFn) -> str:
         path = draw(st.sampled_from(PATHS))
         kind = draw(st.integers(0, 3))
         if kind == 0:
-            cmp = f"{path}{draw(SPACE)}{draw(st.sampled_from(['>=', '<', '==', '!=']))}{draw(SPACE)}{draw(st.integers(-5, 9))}"
+            op = draw(st.sampled_from([">=", "<", "==", "!="]))
+            cmp = f"{path}{draw(SPACE)}{op}{draw(SPACE)}{draw(st.integers(-5, 9))}"
         elif kind == 1:
             sep = draw(st.sampled_from([", ", ",", ",\n  "]))
             cmp = f'{path}{draw(GAP)}{draw(st.sampled_from(["in", "not in"]))}{draw(GAP)}["a"{sep}"b"]'
@@ -196,7 +200,8 @@ def statement(draw: st.DrawFn) -> str:
     kind = draw(st.integers(0, 9))
     lead = draw(st.sampled_from(["", " ", "\t"]))
     if kind == 0:
-        body = f'firm{draw(GAP)}{{\n  name{draw(SPACE)}={draw(SPACE)}"F {{{{x}}}}"\n{draw(SPACE)}company = "c@firm.be" }}'
+        name = f'name{draw(SPACE)}={draw(SPACE)}"F {{{{x}}}}"'
+        body = f'firm{draw(GAP)}{{\n  {name}\n{draw(SPACE)}company = "c@firm.be" }}'
     elif kind == 1:
         body = f"role{draw(GAP)}{draw(st.sampled_from(['auditor', 'tax_advisor']))}"
     elif kind == 2:
