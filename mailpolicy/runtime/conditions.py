@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -31,21 +32,16 @@ def _equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def _order(op: str, left: Any, right: Any) -> bool:
     if _number(left) and _number(right):
-        a, b = Decimal(str(left)), Decimal(str(right))
-    elif isinstance(left, str) and isinstance(right, str):
+        return bool(_ORDER[op](Decimal(str(left)), Decimal(str(right))))
+    if isinstance(left, str) and isinstance(right, str):
         # Dates are ISO `YYYY-MM-DD` strings, so text order is date order.
-        a, b = left, right  # type: ignore[assignment]
-    else:
-        return False
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    return a >= b
+        return bool(_ORDER[op](left, right))
+    return False
 
 
 def _member(left: Any, right: Any) -> bool:

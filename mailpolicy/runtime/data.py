@@ -353,8 +353,13 @@ def _build(path: Path, raw: dict[str, Any], schema: dict[str, Any]) -> Dataset:
         if document is not None:
             documents[document.id] = document
 
-    errors = [loader.record_errors[key] for key in sorted(loader.record_errors)]
-    broken = {
+    # Relations before documents, each in file order, as the file reads.
+    order = list(_COLLECTIONS.values())
+    errors = [
+        loader.record_errors[key]
+        for key in sorted(loader.record_errors, key=lambda k: (order.index(k[0]), k[1]))
+    ]
+    broken: dict[tuple[str, str], DataError] = {
         (error.collection or "", error.record): error for error in errors if isinstance(error.record, str)
     }
     return Dataset(
@@ -367,7 +372,7 @@ def _build(path: Path, raw: dict[str, Any], schema: dict[str, Any]) -> Dataset:
         document_order=document_ids,
         errors=errors,
         warnings=loader.warnings,
-        broken=broken,  # type: ignore[arg-type]
+        broken=broken,
     )
 
 

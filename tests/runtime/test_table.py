@@ -1,0 +1,81 @@
+"""Loading compiled rule tables: format and version checks, schema validation, kind walks."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mailpolicy.runtime import load_table
+from mailpolicy.runtime.errors import TableError
+from tests.runtime.tables import Rule, free, make_table
+
+SCHEMA = resources.files("mailpolicy").joinpath("schemas/ruletable.schema.json")
+
+
+def test_loads_from_a_dict_and_from_a_file(tmp_path: Path) -> None:
+    """A table loads from the compiler's dict or from its JSON file; both expose the same parts."""
+    raw = make_table([Rule("invoice.bcc", free("office@firm.be"))], kinds={"credit_note": "invoice"})
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    for table in (load_table(raw), load_table(path)):
+        assert table.firm["platform"] == "inbox@mailer.example"
+        assert table.parents["credit_note"] == "invoice"
+        assert list(table.lineage("credit_note")) == ["credit_note", "invoice", "general"]
+        assert table.candidates("invoice", "bcc")[0]["expr"]["address"] == "office@firm.be"
+        assert table.candidates("invoice", "nothing") == []
+    assert load_table(path).base_dir == tmp_path.resolve()
+
+
+def test_another_format_is_refused() -> None:
+    """Something that is not a rule table says so."""
+    with pytest.raises(TableError) as info:
+        load_table({"users": []})
+    assert (
+        str(info.value)
+        == 'rule table: not a mailpolicy rule table (expected "format": "mailpolicy-ruletable")'
+    )
+
+
+def test_another_format_version_is_refused_clearly(tmp_path: Path) -> None:
+    """A table of another version asks for a recompile instead of listing schema errors."""
+    raw = make_table()
+    raw["format_version"] = 2
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(TableError) as info:
+        load_table(path)
+    assert str(info.value) == (
+        f"{path}: rule table format version 2 is not supported (this mailpolicy reads version 1); "
+        "compile the policy again"
+    )
+
+
+def test_invalid_json_is_located(tmp_path: Path) -> None:
+    """Broken JSON reports line and column."""
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "format": ,\n}', encoding="utf-8")
+    with pytest.raises(TableError) as info:
+        load_table(path)
+    assert str(info.value) == f"{path}:2:13: not valid JSON: Expecting value"
+
+
+def test_a_kind_that_does_not_lead_to_general_is_refused() -> None:
+    """Every kind's parent chain must end at general (the runtime walks it)."""
+    raw = make_table()
+    raw["kinds"]["loop_a"] = {"parent": "loop_b", "declared": {"line": 1, "column": 1}}
+    raw["kinds"]["loop_b"] = {"parent": "loop_a", "declared": {"line": 2, "column": 1}}
+    with pytest.raises(TableError, match="kind 'loop_a' does not lead to 'general'"):
+        load_table(raw)
+
+
+@pytest.mark.skipif(not SCHEMA.is_file(), reason="the compiler ships ruletable.schema.json")
+def test_hand_written_tables_are_schema_valid_and_broken_ones_are_not() -> None:
+    """The test tables follow the schema; a rule without a value is refused with its place."""
+    load_table(make_table([Rule("invoice.bcc", free("office@firm.be"))]))
+    raw = make_table([Rule("invoice.bcc", free("office@firm.be"))])
+    del raw["rules"]["invoice"]["bcc"][0]["expr"]
+    with pytest.raises(TableError, match="not a valid rule table at rules/invoice/bcc/0"):
+        load_table(raw)
