@@ -7,7 +7,7 @@ Exit codes everywhere: 0 success, 1 errors in the policy, data or messages, 2 us
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -66,6 +66,184 @@ def load_policy_or_table(path: str) -> RuleTable:
 
 
 # --- commands are added below, one section per command ---------------------------------------
+
+
+# --- selection options (render, send, preview) -----------------------------------------------
+
+
+def selection_options(command: Any) -> Any:
+    """The options that select messages, shared by render, send and preview (SPEC section 5).
+
+    Adds `data_path`, `kind`, `relation`, `documents`, `audience`, `all_relations`, `sender` and
+    `recipients` parameters; call `check_selection` in the command for the one-of rule.
+    """
+    options = [
+        click.option(
+            "--data",
+            "data_path",
+            required=True,
+            type=click.Path(exists=True, dir_okay=False),
+            help="The data file (YAML or JSON).",
+        ),
+        click.option("--kind", help="The message kind (defaults to each document's kind with --document)."),
+        click.option("--relation", help="One message to this relation."),
+        click.option(
+            "--document",
+            "documents",
+            multiple=True,
+            help="One message per document, to its relation (repeatable).",
+        ),
+        click.option("--audience", help="The relations of this audience of the policy."),
+        click.option("--all", "all_relations", is_flag=True, help="Every relation of the data file."),
+        click.option("--sender", help="The sending user's id (feeds the `sender` source)."),
+        click.option(
+            "--recipient", "recipients", multiple=True, help="An address for the `recipient` source."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def check_selection(
+    kind: str | None,
+    relation: str | None,
+    documents: tuple[str, ...],
+    audience: str | None,
+    all_relations: bool,
+) -> None:
+    """Usage error (exit 2) unless exactly one selection option is given, and --kind where needed."""
+    chosen = [
+        name
+        for name, value in (
+            ("--relation", relation),
+            ("--document", documents),
+            ("--audience", audience),
+            ("--all", all_relations),
+        )
+        if value
+    ]
+    if len(chosen) != 1:
+        given = f" (got {', '.join(chosen)})" if chosen else ""
+        raise click.UsageError(f"choose exactly one of --relation, --document, --audience or --all{given}")
+    if kind is None and not documents:
+        raise click.UsageError("--kind is required unless messages are selected with --document")
+
+
+# --- render ----------------------------------------------------------------------------------
+
+RENDER_PROGRESS_EVERY = 1000
+
+
+def _eml_name(relation: str, document: str | None) -> str:
+    """`R001.eml` or `R001_F2026-0042.eml`: ids made safe as file names."""
+    import re
+
+    stem = relation if document is None else f"{relation}_{document}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".") + ".eml"
+
+
+@cli.command("render")
+@click.argument("policy_or_table", metavar="POLICY_OR_TABLE", type=click.Path(exists=True, dir_okay=False))
+@selection_options
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the .eml files."
+)
+def render_command(
+    policy_or_table: str,
+    data_path: str,
+    kind: str | None,
+    relation: str | None,
+    documents: tuple[str, ...],
+    audience: str | None,
+    all_relations: bool,
+    sender: str | None,
+    recipients: tuple[str, ...],
+    out_dir: str,
+) -> None:
+    """Write one .eml per selected message into --out (exit 1 if any message failed)."""
+    from pathlib import Path
+
+    from mailpolicy.runtime.batch import SelectionError, plan_messages
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.message import compose_message
+
+    check_selection(kind, relation, documents, audience, all_relations)
+    table = load_policy_or_table(policy_or_table)
+    try:
+        data = load_data(data_path)
+    except DataError as exc:
+        fail(str(exc))
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create {out}: {exc.strerror or exc}")
+    plan = plan_messages(
+        table,
+        data,
+        kind=kind,
+        relation=relation,
+        documents=documents,
+        audience=audience,
+        all_relations=all_relations,
+        sender=sender,
+        recipients=recipients,
+    )
+    written = skipped = failed = 0
+    names: set[str] = set()
+
+    def who(relation_id: str | None, document_id: str | None) -> str:
+        parts = [
+            f"relation '{relation_id}'" if relation_id else "",
+            f"document '{document_id}'" if document_id else "",
+        ]
+        return ", ".join(p for p in parts if p) or "message"
+
+    try:
+        for item in plan:
+            if isinstance(item, MessageError):
+                if isinstance(item, MessageSkipped):
+                    skipped += 1
+                    click.echo(f"skipped: {who(item.relation, item.document)}: {item.message}", err=True)
+                else:
+                    failed += 1
+                    click.echo(f"failed: {who(item.relation, item.document)}: {item.message}", err=True)
+                continue
+            try:
+                composed = compose_message(table, data, item)
+            except MessageError as exc:
+                failed += 1
+                click.echo(f"failed: {who(item.relation, item.document)}: {exc.message}", err=True)
+                continue
+            for warning in item.warnings:
+                click.echo(f"warning: {who(item.relation, item.document)}: {warning}", err=True)
+            name = _eml_name(item.relation, item.document)
+            if name in names:  # two ids that map to the same safe name
+                stem, n = name[:-4], 2
+                while f"{stem}-{n}.eml" in names:
+                    n += 1
+                name = f"{stem}-{n}.eml"
+            names.add(name)
+            try:
+                (out / name).write_bytes(composed.data)
+            except OSError as exc:
+                fail(f"cannot write {out / name}: {exc.strerror or exc}")
+            written += 1
+            done = written + skipped + failed
+            if done % RENDER_PROGRESS_EVERY == 0:
+                click.echo(f"... {done} messages", err=True)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    summary = f"{written} written to {out}"
+    if skipped:
+        summary += f", {skipped} skipped"
+    if failed:
+        summary += f", {failed} failed"
+    click.echo(summary)
+    if failed:
+        sys.exit(1)
 
 
 # --- preview ---------------------------------------------------------------------------------
