@@ -246,6 +246,191 @@ def render_command(
         sys.exit(1)
 
 
+# --- send ------------------------------------------------------------------------------------
+
+
+def _addresses(values: list[str]) -> str:
+    return ", ".join(values) if values else "-"
+
+
+@cli.command("send")
+@click.argument("policy_or_table", metavar="POLICY_OR_TABLE", type=click.Path(exists=True, dir_okay=False))
+@selection_options
+@click.option("--dry-run", is_flag=True, help="Print the send plan (one line per message) and send nothing.")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    help="SQLite outbox: running again with it sends only what was not sent.",
+)
+@click.option(
+    "--retry-unknown",
+    is_flag=True,
+    help="Send again the messages the journal marks unknown (their fate was lost in a crash).",
+)
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False), help="Also write the report as JSON here."
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 20),
+    default=4,
+    show_default=True,
+    help="Attempts per message for transient trouble (4xx, dropped connections).",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(0, 3600),
+    default=1.0,
+    show_default=True,
+    help="Seconds before the first retry; doubled at each retry.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Socket timeout, seconds.",
+)
+def send_command(
+    policy_or_table: str,
+    data_path: str,
+    kind: str | None,
+    relation: str | None,
+    documents: tuple[str, ...],
+    audience: str | None,
+    all_relations: bool,
+    sender: str | None,
+    recipients: tuple[str, ...],
+    dry_run: bool,
+    journal_path: str | None,
+    retry_unknown: bool,
+    report_path: str | None,
+    attempts: int,
+    retry_delay: float,
+    timeout: float,
+) -> None:
+    """Send the selected messages through the sender's or the firm's SMTP server, and report.
+
+    Login and password come from the environment variables the policy names. Exit 0 when every
+    message was sent (or skipped on purpose), 1 otherwise. See docs/sending.md.
+    """
+    import json
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from mailpolicy.runtime.batch import SelectionError, plan_messages
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.journal import DONE_STATES, Journal, JournalError, stable_id
+    from mailpolicy.runtime.message import compose_message
+    from mailpolicy.runtime.send import Outcome, RetryPolicy, Sender
+    from mailpolicy.runtime.smtp_settings import SmtpSettingsError, describe_server, settings_for
+
+    check_selection(kind, relation, documents, audience, all_relations)
+    table = load_policy_or_table(policy_or_table)
+    try:
+        data = load_data(data_path)
+    except DataError as exc:
+        fail(str(exc))
+    plan: Iterable[Any] = plan_messages(
+        table,
+        data,
+        kind=kind,
+        relation=relation,
+        documents=documents,
+        audience=audience,
+        all_relations=all_relations,
+        sender=sender,
+        recipients=recipients,
+    )
+    show_bar = not dry_run and sys.stderr.isatty()
+    try:
+        # The bar needs the total; without one the plan streams, never all in memory.
+        plan = list(plan) if show_bar else plan
+        if dry_run:
+            server = describe_server(table, sender)
+            journal = Journal(journal_path, read_only=True) if journal_path else None
+            counts = {"to send": 0, "already sent": 0, "cannot be built": 0, "skipped": 0}
+            for item in plan:
+                if isinstance(item, MessageError):
+                    label = " ".join(p for p in (item.kind, item.relation, item.document) if p)
+                    if isinstance(item, MessageSkipped):
+                        counts["skipped"] += 1
+                        click.echo(f"{label}: skipped: {item.message}")
+                    else:
+                        counts["cannot be built"] += 1
+                        click.echo(f"{label}: error: {item.message}")
+                    continue
+                entry = journal.get(stable_id(item)) if journal is not None else None
+                done = entry is not None and entry.state in DONE_STATES
+                counts["already sent" if done else "to send"] += 1
+                label = " ".join(p for p in (item.kind, item.relation, item.document) if p)
+                click.echo(
+                    f"{label}: MAIL FROM:<{item.from_address}> To: {_addresses(item.to)} "
+                    f"CC: {_addresses(item.cc)} BCC: {_addresses(item.bcc)} via {server}"
+                    + (" (already sent)" if done else "")
+                )
+            if journal is not None:
+                journal.close()
+            click.echo("dry run, nothing sent: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+            sys.exit(1 if counts["cannot be built"] else 0)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    except JournalError as exc:
+        fail(str(exc))
+    try:
+        # Read the variables once, before anything is sent: a missing one stops the run cleanly.
+        settings = settings_for(table, sender)
+    except SmtpSettingsError as exc:
+        fail(str(exc))
+    try:
+        outbox = Journal(journal_path) if journal_path else None
+    except JournalError as exc:
+        fail(str(exc))
+    if outbox is not None and outbox.interrupted:
+        click.echo(
+            f"warning: {len(outbox.interrupted)} message(s) of a previous run were interrupted while "
+            "sending; their fate is unknown and they are not resent (see --retry-unknown)",
+            err=True,
+        )
+
+    def compose(envelope: Any) -> Any:
+        for warning in envelope.warnings:
+            click.echo(f"warning: {envelope.kind} {envelope.relation}: {warning}", err=True)
+        return compose_message(table, data, envelope)
+
+    policy = RetryPolicy(attempts=attempts, base_delay=retry_delay)
+    try:
+        with Sender(settings, retry=policy, timeout=timeout) as smtp:
+            if show_bar:
+                assert isinstance(plan, list)
+                with click.progressbar(length=len(plan), label="sending", file=sys.stderr) as bar:
+
+                    def advance(_outcome: Outcome) -> None:
+                        bar.update(1)
+
+                    report = smtp.send_batch(
+                        plan, journal=outbox, compose=compose, progress=advance, retry_unknown=retry_unknown
+                    )
+            else:
+                report = smtp.send_batch(plan, journal=outbox, compose=compose, retry_unknown=retry_unknown)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        if outbox is not None:
+            outbox.close()
+    click.echo(report.as_text())
+    if report_path:
+        try:
+            Path(report_path).write_text(
+                json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        except OSError as exc:
+            fail(f"cannot write {report_path}: {exc.strerror or exc}")
+    sys.exit(0 if report.ok else 1)
+
+
 # --- preview ---------------------------------------------------------------------------------
 
 PREVIEW_PORT = 8765
@@ -254,22 +439,7 @@ _PREVIEW_STACK = {"starlette", "uvicorn", "watchfiles", "anyio"}
 
 @cli.command("preview")
 @click.argument("policy", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The data file (YAML or JSON).",
-)
-@click.option("--kind", help="Show only this kind (default: every kind of the policy).")
-@click.option("--relation", help="Show only this relation.")
-@click.option(
-    "--document", "documents", multiple=True, help="Show the message of this document (repeatable)."
-)
-@click.option("--audience", help="Show only the relations of this audience.")
-@click.option("--all", "all_relations", is_flag=True, help="Every relation (the default).")
-@click.option("--sender", help="The sending user's id (feeds the `sender` source).")
-@click.option("--recipient", "recipients", multiple=True, help="An address for the `recipient` source.")
+@selection_options
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -299,6 +469,7 @@ def preview_command(
 ) -> None:
     """A local web page with every message of POLICY and why each address is where it is.
 
+    Without --kind, every kind of the policy; without a selection option, every relation (--all).
     Reloads by itself when the policy, a template or the data file is saved.
     """
     from pathlib import Path
@@ -314,7 +485,9 @@ def preview_command(
         if v
     ]
     if len(chosen) > 1:
-        raise click.UsageError(f"choose one of {', '.join(chosen)}")
+        raise click.UsageError(
+            f"choose at most one of --relation, --document, --audience or --all (got {', '.join(chosen)})"
+        )
     try:
         from mailpolicy.preview.model import Selection
         from mailpolicy.preview.server import PortInUse, serve
@@ -401,6 +574,122 @@ def resolve_command(
     click.echo(json.dumps(envelope.as_dict(explain=explain), ensure_ascii=False, indent=2))
     if explain and sys.stdout.isatty():
         click.echo(format_trace(envelope), err=True)
+
+
+# --- fmt -------------------------------------------------------------------------------------
+
+
+@cli.command("fmt")
+@click.argument("policies", metavar="POLICY...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Write nothing; list files that would change, exit 1 if any.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
+def fmt_command(policies: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Rewrite policies in the one canonical layout (comments kept, meaning unchanged)."""
+    from pathlib import Path
+
+    from mailpolicy.diagnostics import DiagnosticError, render_text
+    from mailpolicy.dsl.fmt import format_policy, unified_diff
+    from mailpolicy.dsl.parser import read_policy
+
+    changed: list[str] = []
+    broken = False
+    for name in policies:
+        path = Path(name)
+        if not path.is_file():
+            fail(f"no such file: {name}", 2)
+        text: str | None = None
+        try:
+            text = read_policy(path)
+            formatted = format_policy(text, name)
+        except DiagnosticError as exc:
+            # A file that does not parse is never rewritten; say why and go on with the others.
+            for diag in exc.diagnostics:
+                click.echo(render_text(diag, text), err=True)
+            broken = True
+            continue
+        except OSError as exc:
+            click.echo(f"error: {name}: cannot read: {exc.strerror or exc}", err=True)
+            broken = True
+            continue
+        if formatted == text:
+            continue
+        changed.append(name)
+        if show_diff:
+            click.echo(unified_diff(text, formatted, name), nl=False)
+        if check:
+            click.echo(f"would reformat {name}")
+        elif not show_diff:
+            path.write_bytes(formatted.encode("utf-8"))
+            click.echo(f"reformatted {name}")
+    if broken:
+        sys.exit(1)
+    if check and changed:
+        sys.exit(1)
+
+
+# --- test ------------------------------------------------------------------------------------
+
+
+@cli.command("test")
+@click.argument("policy", metavar="POLICY", type=click.Path(dir_okay=False))
+@click.argument("cases", metavar="CASES.yaml...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-v", "--verbose", is_flag=True, help="A line for every case, passed or failed.")
+@click.option("-k", "select", metavar="PATTERN", help="Run only the cases whose name contains PATTERN.")
+def test_command(policy: str, cases: tuple[str, ...], verbose: bool, select: str | None) -> None:
+    """Policy unit tests: resolve each case's message and compare the expected headers."""
+    from pathlib import Path
+
+    from mailpolicy.policytest import CasesError, run_tests
+
+    for name in cases:
+        if not Path(name).is_file():
+            fail(f"no such cases file: {name}", 2)
+    table = load_policy_or_table(policy)
+    try:
+        report = run_tests(table, cases, select=select)
+    except CasesError as exc:
+        fail(str(exc))
+    click.echo(report.render(policy=policy, verbose=verbose), nl=False)
+    if not report.results:
+        fail(f"no case matches -k {select!r}" if select else "no cases to run")
+    if report.failed:
+        sys.exit(1)
+
+
+# --- diff ------------------------------------------------------------------------------------
+
+
+@cli.command("diff")
+@click.argument("old", metavar="OLD", type=click.Path(dir_okay=False))
+@click.argument("new", metavar="NEW", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The data file (YAML or JSON) whose relations and documents are compared.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--sender", help="Resolve as this user (feeds the `sender` source); default: automated mail.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when some header differs (for CI gates).")
+def diff_command(old: str, new: str, data_path: str, fmt: str, sender: str | None, exit_code: bool) -> None:
+    """Which clients' headers would change between two policies (or rule tables)."""
+    from mailpolicy.policydiff import diff_tables
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import DataError
+
+    old_table = load_policy_or_table(old)
+    new_table = load_policy_or_table(new)
+    try:
+        data = load_data(data_path)
+    except DataError as exc:
+        fail(str(exc))
+    if sender is not None and sender not in data.users:
+        fail(f"unknown user '{sender}' in {data_path}", 2)
+    report = diff_tables(old_table, new_table, data, sender=sender)
+    click.echo(report.as_json() if fmt == "json" else report.as_table(), nl=False)
+    if exit_code and report.changes:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -127,16 +127,12 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
             status=params.get("status", ""),
             page=page_no,
         )
-        return page(html, 200 if snap.ok else 500)
-
-    async def problems(request: Request) -> Response:
-        snap = state.snapshot
-        return page(pages.problems_page(snap), 200)
+        return page(html)
 
     def lookup(request: Request) -> tuple[Snapshot, Any, Response | None]:
         snap = state.snapshot
         if not snap.ok:
-            return snap, None, page(pages.problems_page(snap), 500)
+            return snap, None, page(pages.problems_page(snap))
         key = message_key(request)
         entry = snap.find(key) if key else None
         if entry is None:
@@ -236,7 +232,6 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
 
     routes = [
         Route("/", gallery),
-        Route("/problems", problems),
         Route("/message", message),
         Route("/message.html", message_html),
         Route("/message.eml", message_eml),

@@ -221,7 +221,12 @@ def load_snapshot(policy_path: Path, data_path: Path, selection: Selection, vers
     except OSError as exc:
         snap.problems.append(_problem("E-IO", f"cannot read the data: {exc.strerror}", data_path))
         return snap
-    snap.entries = list(plan_entries(snap))
+    from mailpolicy.runtime.batch import SelectionError
+
+    try:
+        snap.entries = list(plan_entries(snap))
+    except SelectionError as exc:
+        snap.problems.append(_problem("E-SELECTION", str(exc), policy_path))
     return snap
 
 
@@ -236,10 +241,10 @@ def plan_entries(snap: Snapshot) -> Iterable[Entry]:
 
     table, data, sel = snap.rule_table, snap.data, snap.selection
     kinds = [sel.kind] if sel.kind else ordered_kinds(table.kinds)
-    common = {"sender": sel.sender, "recipients": sel.recipients}
 
     def entries(kind: str, **select: Any) -> Iterable[Entry]:
-        for item in plan_messages(table, data, kind=kind, **select, **common):
+        items = plan_messages(table, data, kind=kind, sender=sel.sender, recipients=sel.recipients, **select)
+        for item in items:
             yield _entry(data, kind, item)
 
     if sel.documents:
@@ -253,6 +258,11 @@ def plan_entries(snap: Snapshot) -> Iterable[Entry]:
             yield from entries(kind, audience=sel.audience)
         return
     relations = list(sel.relations) or list(data.relation_order)
+    if not sel.relations:
+        # Relations without a usable id cannot be listed by id; plan_messages reports them.
+        for error in data.errors:
+            if error.collection == "relation" and isinstance(error.record, int):
+                yield Entry(MessageKey(kinds[0], f"relations[{error.record}]"), "", error=error)
     for kind in kinds:
         lineage = set(table.lineage(kind)) - {"general"}
         for rel_id in relations:

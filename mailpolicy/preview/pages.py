@@ -259,50 +259,111 @@ def message_page(
 
 
 def _envelope_table(snap: Snapshot, env: Any) -> str:
+    """Subject, From, Reply-To, To, CC, BCC: each address with the source and rule that chose it."""
     trace = env.trace or {}
     rows = [
-        f'<tr id="field-subject"><th>Subject</th><td class="value subject">{esc(env.subject)}</td>'
-        f"<td>{_rule_cell(snap, trace.get('subject'))}</td></tr>"
+        _text_row(snap, "subject", "Subject", env.subject, trace.get("subject")),
+        _text_row(snap, "from_name", "From name", env.from_name, trace.get("from_name")),
     ]
     for name, label in ENVELOPE_FIELDS:
-        if name == "from":
-            values = [_from_text(env)]
-        else:
-            values = list(getattr(env, name))
-        items = "".join(f'<li class="address">{esc(v)}</li>' for v in values) or '<li class="none">—</li>'
+        step = trace.get(name)
+        values = [env.from_address] if name == "from" else list(getattr(env, name))
+        items = "".join(_address(snap, step, v) for v in values) or '<li class="none">—</li>'
         rows.append(
             f'<tr id="field-{name}"><th>{label}</th><td class="value"><ul>{items}</ul></td>'
-            f"<td>{_rule_cell(snap, trace.get(name))}</td></tr>"
+            f'<td class="decided">{_decided(snap, step)}</td></tr>'
         )
+    sender = f" · sender <b>{esc(env.sender)}</b>" if env.sender else ""
     return (
         '<h2>Envelope</h2><table class="envelope"><thead><tr><th>Field</th><th>Value</th>'
         f"<th>Decided by</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="meta">language <b>{esc(env.language)}</b>'
-        + (f" · sender <b>{esc(env.sender)}</b>" if env.sender else "")
-        + "</p>"
+        f'<p class="meta">language <b>{esc(env.language)}</b>{sender}</p>'
     )
 
 
-def _rule_cell(snap: Snapshot, step: Any) -> str:
-    """The rule that decided a field and the sources tried before it, from the resolver's trace."""
+def _text_row(snap: Snapshot, name: str, label: str, value: str, step: Any) -> str:
+    shown = esc(value) if value else '<i class="none">(empty)</i>'
+    return (
+        f'<tr id="field-{name}"><th>{label}</th><td class="value">{shown}</td>'
+        f'<td class="decided">{_decided(snap, step)}</td></tr>'
+    )
+
+
+def _rule_loc(step: dict[str, Any]) -> dict[str, Any] | None:
+    rule = step.get("rule")
+    return rule if isinstance(rule, dict) else None
+
+
+def origin(step: Any, address: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The trace step and source entry that yielded ADDRESS, following `general` into the parent kind.
+
+    Addresses compare case-insensitively, as the resolver de-duplicates them.
+    """
+    if not isinstance(step, dict):
+        return None
+    wanted = address.lower()
+    for entry in step.get("tried", []):
+        if entry.get("result") != "used":
+            continue
+        if wanted not in (a.lower() for a in entry.get("addresses", [])):
+            continue
+        deeper = origin(entry.get("via"), address) if "via" in entry else None
+        return deeper or (step, entry)
+    return None
+
+
+def _address(snap: Snapshot, step: Any, address: str) -> str:
+    """One address and why it is there: the source that yielded it and the rule, linked."""
+    found = origin(step, address)
+    why = ""
+    if found is not None:
+        decided, entry = found
+        user = f" (user {esc(entry['user'])})" if entry.get("user") else ""
+        kind = f" in {esc(decided.get('kind'))}" if decided.get("kind") else ""
+        note = f' <span class="note">{esc(entry["reason"])}</span>' if entry.get("reason") else ""
+        why = (
+            f'<span class="why">from <code class="source">{esc(entry["source"])}</code>{user} · '
+            f"{source_link(snap, _rule_loc(decided))}{kind}{note}</span>"
+        )
+    shown = f'<span class="addr">{esc(address)}</span>'
+    return f'<li class="address" data-address="{attr(address)}">{shown}{why}</li>'
+
+
+def _decided(snap: Snapshot, step: Any) -> str:
+    """The rule that decided a field, then the rules passed over and the sources skipped, and why."""
     if not isinstance(step, dict):
         return '<span class="none">—</span>'
-    rule = step.get("rule")
-    kind = step.get("kind")
+    kind = f' <span class="ofkind">({esc(step.get("kind"))})</span>' if step.get("kind") else ""
+    skipped = [_passed(snap, p) for p in step.get("passed", [])]
+    skipped += _skipped_sources(snap, step)
+    items = "".join(f"<li>{item}</li>" for item in skipped)
+    more = f'<ul class="skipped">{items}</ul>' if items else ""
+    return f'<div class="rule-line">{source_link(snap, _rule_loc(step))}{kind}</div>{more}'
+
+
+def _passed(snap: Snapshot, passed: dict[str, Any]) -> str:
+    rule = passed.get("rule")
     where = source_link(snap, rule if isinstance(rule, dict) else None)
-    of_kind = f' <span class="ofkind">({esc(kind)})</span>' if kind else ""
-    tried = step.get("tried") or []
-    items = "".join(f"<li>{_tried(snap, t)}</li>" for t in tried)
-    more = f'<ul class="tried">{items}</ul>' if items else ""
-    return f'<div class="decided">{where}{of_kind}</div>{more}'
+    return f"rule {where} ({esc(passed.get('kind', ''))}) passed over: {esc(passed.get('reason', ''))}"
 
 
-def _tried(snap: Snapshot, item: Any) -> str:
-    if not isinstance(item, dict):
-        return esc(item)
-    loc = item.get("loc") if isinstance(item.get("loc"), dict) else None
-    text = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in item.items() if k != "loc")
-    return text + (f" ({source_link(snap, loc)})" if loc else "")
+def _skipped_sources(snap: Snapshot, step: dict[str, Any]) -> list[str]:
+    out = []
+    for entry in step.get("tried", []):
+        if entry.get("result") == "skipped":
+            address = f" {esc(entry['address'])}" if entry.get("address") else ""
+            loc = entry.get("loc") if isinstance(entry.get("loc"), dict) else None
+            where = f" ({source_link(snap, loc)})" if loc else ""
+            out.append(
+                f'<code class="source">{esc(entry.get("source", ""))}</code>{address}{where} skipped: '
+                f"{esc(entry.get('reason', ''))}"
+            )
+        if isinstance(entry.get("via"), dict):
+            out += [
+                f"{esc(entry['via'].get('kind', ''))}: {item}"
+                for item in _skipped_sources(snap, entry["via"])
+            ]
+    return out
 
 
 def _body(snap: Snapshot, key: MessageKey, rendered: RenderedMessage, width: int) -> str:
