@@ -1,0 +1,235 @@
+"""`mailpolicy test`: cases files run on the runtime, failure output, -v, -k, coverage, bad cases files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailpolicy.cli import cli
+from tests.runtime.tables import Rule, cmp, else_, free, make_table, role, src, write_data
+
+# Each term on its own line, so every `else` alternative has its own location for coverage.
+RULES = [
+    Rule("reply_to", else_(role("responsible", 20), src("company", 21))),
+    Rule("invoice.bcc", free("office@dupont-associes.be", 22)),
+    Rule("invoice.bcc", free("direction@dupont-associes.be", 23), when=cmp("document.amount", ">=", 10000)),
+    Rule("task.cc", else_(role("partner", 24), src("sender", 25), free("fallback@dupont-associes.be", 26))),
+]
+
+PASSING = """\
+data: data.yaml
+cases:
+  - name: invoice to the garage
+    kind: invoice
+    relation: R001
+    document: F2026-0042
+    expect:
+      from: inbox@mailer.example
+      to: [compta@garage-martin.be]
+      reply_to: [jan@dupont-associes.be]
+      bcc: [office@dupont-associes.be]
+      cc: []
+      subject: ""
+      from_name: Cabinet Dupont & Associés
+  - name: large invoice copies the direction
+    kind: invoice
+    document: F2026-0050
+    expect:
+      bcc: [direction@dupont-associes.be]
+  - name: bakery replies to its responsible
+    kind: task
+    relation: R002
+    expect:
+      reply_to: [MARIE@dupont-associes.be]
+      to: "boekhouding@bakkerij.be, info@bakkerij.be"
+"""
+
+
+@pytest.fixture
+def table_path(tmp_path: Path) -> Path:
+    """A compiled-shaped rule table written as JSON (the CLI accepts tables as well as policies)."""
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(make_table(RULES, first_line=10)), encoding="utf-8")
+    write_data(tmp_path)
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the CLI."""
+    result = CliRunner().invoke(cli, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
+        result.exception
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(folder: Path, text: str, name: str = "cases.yaml") -> str:
+    """Write a cases file next to the data file."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_all_pass(table_path: Path, tmp_path: Path) -> None:
+    cases = write(tmp_path, PASSING)
+    code, out, err = run("test", str(table_path), cases)
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "3 passed, 0 failed"
+    assert "FAIL" not in out
+
+
+def test_verbose_lists_every_case(table_path: Path, tmp_path: Path) -> None:
+    cases = write(tmp_path, PASSING)
+    code, out, _ = run("test", str(table_path), cases, "-v")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        f"PASS {cases}:3: invoice to the garage",
+        f"PASS {cases}:15: large invoice copies the direction",
+        f"PASS {cases}:20: bakery replies to its responsible",
+    ]
+
+
+def test_failure_shows_expected_actual_and_the_trace_of_that_field(table_path: Path, tmp_path: Path) -> None:
+    cases = write(
+        tmp_path,
+        "data: data.yaml\ncases:\n"
+        "  - name: wrong bcc\n    kind: invoice\n    document: F2026-0042\n"
+        "    expect:\n      bcc: [someone@else.be]\n      subject: Facture\n",
+    )
+    code, out, _ = run("test", str(table_path), cases)
+    assert code == 1
+    assert out.splitlines() == [
+        f"FAIL {cases}:3: wrong bcc",
+        "  bcc: expected [someone@else.be], got [office@dupont-associes.be]",
+        "    bcc: invoice (line 11:1)",
+        "      - invoice rule at line 12:1: condition false",
+        '      + free "office@dupont-associes.be": office@dupont-associes.be',
+        "  subject: expected 'Facture', got ''",
+        "    subject: general (built-in default)",
+        "fallback coverage: 1 of 5 `else` alternatives exercised",
+        f"  not exercised: {table_path}:21:1: `company` in `reply_to = responsible else company`",
+        f"  not exercised: {table_path}:24:1: `partner` in "
+        '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
+        f"  not exercised: {table_path}:25:1: `sender` in "
+        '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
+        f'  not exercised: {table_path}:26:1: `free "fallback@dupont-associes.be"` in '
+        '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
+        "0 passed, 1 failed",
+    ]
+
+
+def test_coverage_counts_alternatives_that_yielded(table_path: Path, tmp_path: Path) -> None:
+    cases = write(
+        tmp_path,
+        PASSING + "  - name: no responsible falls back to company\n    kind: task\n    relation: R003\n"
+        "    sender: jan\n    expect:\n      reply_to: [info@dupont-associes.be]\n"
+        "      cc: [jan@dupont-associes.be]\n"
+        "  - name: partner in cc\n    kind: task\n    relation: R001\n    expect:\n"
+        "      cc: [marie@dupont-associes.be]\n",
+    )
+    code, out, _ = run("test", str(table_path), cases)
+    assert code == 0, out
+    # the bakery has neither partner nor sender: its task uses the free fallback
+    assert out.splitlines() == [
+        "fallback coverage: 5 of 5 `else` alternatives exercised",
+        "5 passed, 0 failed",
+    ]
+    code, out, _ = run("test", str(table_path), cases, "-k", "partner")
+    assert out.splitlines() == [
+        "fallback coverage: 2 of 5 `else` alternatives exercised",
+        f"  not exercised: {table_path}:21:1: `company` in `reply_to = responsible else company`",
+        f"  not exercised: {table_path}:25:1: `sender` in "
+        '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
+        f'  not exercised: {table_path}:26:1: `free "fallback@dupont-associes.be"` in '
+        '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
+        "1 passed, 0 failed",
+    ]
+
+
+def test_select_with_k(table_path: Path, tmp_path: Path) -> None:
+    cases = write(tmp_path, PASSING)
+    code, out, _ = run("test", str(table_path), cases, "-k", "INVOICE", "-v")
+    assert code == 0
+    assert [line for line in out.splitlines() if line.startswith("PASS")] == [
+        f"PASS {cases}:3: invoice to the garage",
+        f"PASS {cases}:15: large invoice copies the direction",
+    ]
+    assert out.splitlines()[-1] == "2 passed, 0 failed"
+    code, out, err = run("test", str(table_path), cases, "-k", "nothing-like-this")
+    assert code == 1
+    assert out.splitlines()[-1] == "0 passed, 0 failed"
+    assert err == "error: no case matches -k 'nothing-like-this'\n"
+
+
+def test_errors_and_skips_can_be_expected(table_path: Path, tmp_path: Path) -> None:
+    data = (tmp_path / "data.yaml").read_text(encoding="utf-8")
+    data = data.replace("    emails: [rien@example.org]\n", "    emails: []\n")
+    (tmp_path / "data.yaml").write_text(data, encoding="utf-8")
+    cases = write(
+        tmp_path,
+        "data: data.yaml\ncases:\n"
+        "  - name: nobody to write to\n    kind: invoice\n    relation: R003\n"
+        "    expect:\n      error: \"no 'to' address\"\n"
+        "  - name: no consent, no mailing\n    kind: mailing\n    relation: R002\n    expect:\n      skipped: true\n"
+        "  - name: unexpected error\n    kind: invoice\n    relation: R003\n    expect:\n      to: [x@y.be]\n",
+    )
+    code, out, _ = run("test", str(table_path), cases)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"FAIL {cases}:13: unexpected error"
+    assert lines[1].startswith("  error: no 'to' address for kind 'invoice', relation 'R003'")
+    assert lines[-1] == "2 passed, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cases: []\n", "{path}: 'data' is required"),
+        (
+            "data: nope.yaml\ncases: []\n",
+            "{path}: data file 'nope.yaml' not found (looked for {folder}/nope.yaml)",
+        ),
+        ("data: data.yaml\ncases: []\n", "{path}: 'cases' must be a non-empty list"),
+        (
+            "data: data.yaml\ndatum: 1\ncases: []\n",
+            "{path}: unknown key 'datum' (expected 'data' and 'cases')",
+        ),
+        (
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relaton: R001\n    expect: {to: []}\n",
+            "{path}:3: case 1: unknown key 'relaton'; did you mean 'relation'?",
+        ),
+        (
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relation: R001\n    expect: {bc: []}\n",
+            "{path}:3: case 'a': unknown expect key 'bc'; did you mean 'bcc'?",
+        ),
+        (
+            "data: data.yaml\ncases:\n  - name: a\n    relation: R001\n    expect: {to: []}\n",
+            "{path}:3: case 'a': 'kind' is required",
+        ),
+        (
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    expect: {to: []}\n",
+            "{path}:3: case 'a': 'relation' is required (or a 'document' of the relation)",
+        ),
+        ("data: data.yaml\ncases:\n  - &a {name: x}\n  - *a\n", None),
+        ("data: [unclosed\n", None),
+    ],
+)
+def test_bad_cases_files_are_reported_without_traceback(
+    table_path: Path, tmp_path: Path, text: str, message: str | None
+) -> None:
+    cases = write(tmp_path, text)
+    code, out, err = run("test", str(table_path), cases)
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"error: {cases}")
+    if message is not None:
+        assert err == "error: " + message.format(path=cases, folder=tmp_path) + "\n"
+
+
+def test_missing_cases_file_is_a_usage_error(table_path: Path, tmp_path: Path) -> None:
+    code, _, err = run("test", str(table_path), str(tmp_path / "none.yaml"))
+    assert code == 2
+    assert err == f"error: no such cases file: {tmp_path / 'none.yaml'}\n"
