@@ -173,8 +173,10 @@ def test_errors_and_skips_can_be_expected(table_path: Path, tmp_path: Path) -> N
         "data: data.yaml\ncases:\n"
         "  - name: nobody to write to\n    kind: invoice\n    relation: R003\n"
         "    expect:\n      error: \"no 'to' address\"\n"
-        "  - name: no consent, no mailing\n    kind: mailing\n    relation: R002\n    expect:\n      skipped: true\n"
-        "  - name: unexpected error\n    kind: invoice\n    relation: R003\n    expect:\n      to: [x@y.be]\n",
+        "  - name: no consent, no mailing\n    kind: mailing\n    relation: R002\n"
+        "    expect:\n      skipped: true\n"
+        "  - name: unexpected error\n    kind: invoice\n    relation: R003\n"
+        "    expect:\n      to: [x@y.be]\n",
     )
     code, out, _ = run("test", str(table_path), cases)
     assert code == 1
@@ -198,11 +200,13 @@ def test_errors_and_skips_can_be_expected(table_path: Path, tmp_path: Path) -> N
             "{path}: unknown key 'datum' (expected 'data' and 'cases')",
         ),
         (
-            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relaton: R001\n    expect: {to: []}\n",
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n"
+            "    relaton: R001\n    expect: {to: []}\n",
             "{path}:3: case 1: unknown key 'relaton'; did you mean 'relation'?",
         ),
         (
-            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relation: R001\n    expect: {bc: []}\n",
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n"
+            "    relation: R001\n    expect: {bc: []}\n",
             "{path}:3: case 'a': unknown expect key 'bc'; did you mean 'bcc'?",
         ),
         (
