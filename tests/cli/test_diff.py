@@ -1,0 +1,124 @@
+"""`mailpolicy diff`: headers that differ between two policies on real data, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mailpolicy.cli import cli
+from tests.runtime.tables import Rule, else_, free, make_table, role, src, write_data
+
+OLD = [Rule("invoice.bcc", free("office@dupont-associes.be"))]
+NEW = [
+    Rule("invoice.bcc", free("office@dupont-associes.be")),
+    Rule("task.reply_to", else_(role("partner"), src("company"))),
+]
+
+
+def tables(tmp_path: Path, old: list[Rule], new: list[Rule]) -> tuple[str, str, str]:
+    """Write both tables and the data file; return their paths."""
+    paths = []
+    for name, rules in (("old.json", old), ("new.json", new)):
+        path = tmp_path / name
+        path.write_text(json.dumps(make_table(rules)), encoding="utf-8")
+        paths.append(str(path))
+    return paths[0], paths[1], str(write_data(tmp_path))
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the CLI."""
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_table_lists_changed_headers(tmp_path: Path) -> None:
+    old, new, data = tables(tmp_path, OLD, NEW)
+    code, out, err = run("diff", old, new, "--data", data)
+    assert (code, err) == (0, "")
+    # R001 has a partner (marie); the others keep company, so only R001's task changes.
+    assert out == (
+        "KIND  RELATION  DOCUMENT  HEADER    OLD                      NEW\n"
+        "task  R001      -         reply_to  info@dupont-associes.be  marie@dupont-associes.be\n"
+        "1 header differs in 1 of 50 messages compared\n"
+    )
+
+
+def test_json_format(tmp_path: Path) -> None:
+    old, new, data = tables(tmp_path, OLD, NEW)
+    code, out, _ = run("diff", old, new, "--data", data, "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {
+        "compared": 50,
+        "changes": [
+            {
+                "kind": "task",
+                "relation": "R001",
+                "document": None,
+                "header": "reply_to",
+                "old": ["info@dupont-associes.be"],
+                "new": ["marie@dupont-associes.be"],
+            }
+        ],
+    }
+
+
+def test_documents_are_compared_with_their_kind_and_the_kinds_extending_it(tmp_path: Path) -> None:
+    new = [Rule("invoice.bcc", free("office@dupont-associes.be")), Rule("reminder.cc", role("responsible"))]
+    old, new_path, data = tables(tmp_path, OLD, new)
+    code, out, _ = run("diff", old, new_path, "--data", data, "--format", "json")
+    changes = json.loads(out)["changes"]
+    rows = [(c["kind"], c["relation"], c["document"], c["header"]) for c in changes]
+    # Reminders of R001 and R002 (both have a responsible), without and with each of their invoices.
+    assert rows == [
+        ("reminder", "R001", None, "cc"),
+        ("reminder", "R002", None, "cc"),
+        ("reminder", "R001", "F2026-0042", "cc"),
+        ("reminder", "R001", "F2026-0050", "cc"),
+        ("reminder", "R002", "F2026-0051", "cc"),
+    ]
+
+
+def test_a_message_failing_on_one_side_is_a_difference(tmp_path: Path) -> None:
+    old, new, data = tables(tmp_path, [], [Rule("task.to", src("client_group"))])
+    code, out, _ = run("diff", old, new, "--data", data, "--format", "json")
+    changes = {c["relation"]: c for c in json.loads(out)["changes"]}
+    assert sorted(changes) == ["R001", "R002", "R003", "R004"]
+    assert changes["R002"]["old"] == ["info@bakkerij.be", "boekhouding@bakkerij.be"]
+    assert changes["R002"]["new"] == (
+        "error: no 'to' address for kind 'task', relation 'R002' (task rule at line 10:1); "
+        "tried: client_group (relation 'R002' has no client group)"
+    )
+
+
+def test_no_change_and_exit_code(tmp_path: Path) -> None:
+    old, new, data = tables(tmp_path, OLD, OLD)
+    assert run("diff", old, new, "--data", data) == (0, "no header changes (50 messages compared)\n", "")
+    assert run("diff", old, new, "--data", data, "--exit-code")[0] == 0
+    old, new, data = tables(tmp_path, OLD, NEW)
+    assert run("diff", old, new, "--data", data, "--exit-code")[0] == 1
+
+
+def test_case_of_an_address_is_not_a_change(tmp_path: Path) -> None:
+    old, new, data = tables(
+        tmp_path,
+        [Rule("cc", free("Office@Dupont-Associes.be"))],
+        [Rule("cc", free("office@dupont-associes.be"))],
+    )
+    assert run("diff", old, new, "--data", data)[1] == "no header changes (50 messages compared)\n"
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    old, new, data = tables(tmp_path, OLD, NEW)
+    code, _, err = run("diff", old, str(tmp_path / "missing.mail"), "--data", data)
+    assert (code, err) == (2, f"error: no such file: {tmp_path / 'missing.mail'}\n")
+    code, _, err = run("diff", old, new, "--data", data, "--sender", "nobody")
+    assert (code, err) == (2, f"error: unknown user 'nobody' in {data}\n")
+    code, _, err = run("diff", old, new, "--data", data, "--format", "xml")
+    assert code == 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("relations: 3\n", encoding="utf-8")
+    code, _, err = run("diff", old, new, "--data", str(broken))
+    assert code == 1 and err.startswith(f"error: {broken}")
