@@ -5,7 +5,8 @@ template is checked against SPEC 2.6, replaced by a sentinel word that survives 
 attributes such as `href`), the MJML is rendered once with mjml-python, `<mj-style inline>` CSS is
 inlined with css-inline (MRML, the Rust MJML behind mjml-python, would leave it in the head), and
 the HTML and a plain-text version derived from the same template are split around the sentinels
-into PARTS: literal strings and `{"path", "format", "loc", "file"}` slots (docs/ARCHITECTURE.md).
+into PARTS: literal strings and `{"path", "format", "loc": {"line", "column", "file"}}` slots
+(docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -16,51 +17,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from mailpolicy.compiler.placeholders import split_placeholders
 from mailpolicy.diagnostics import Diagnostic, Span, did_you_mean
 
-# SPEC 2.6: the placeholder paths and their types. `relation.attributes.*` is untyped.
-PLACEHOLDER_PATHS: dict[str, str] = {
-    "firm.name": "text",
-    "firm.company": "text",
-    "firm.functional": "text",
-    "firm.communication": "text",
-    "firm.platform": "text",
-    "firm.language": "text",
-    "relation.id": "text",
-    "relation.name": "text",
-    "relation.language": "text",
-    "relation.family": "text",
-    "relation.client_group": "text",
-    "relation.emails": "address list",
-    "relation.dunning_emails": "address list",
-    "relation.accepts_promotional": "boolean",
-    "document.id": "text",
-    "document.kind": "text",
-    "document.relation": "text",
-    "document.number": "text",
-    "document.currency": "text",
-    "document.file": "text",
-    "document.date": "date",
-    "document.due_date": "date",
-    "document.amount": "number",
-    "document.dunning_emails": "address list",
-    "sender.id": "text",
-    "sender.name": "text",
-    "sender.email": "text",
-}
-ATTRIBUTES_PREFIX = "relation.attributes."
-# A format and the type it applies to (untyped attributes accept either).
-FORMATS: dict[str, str] = {"long": "date", "money": "number"}
-
-# Diagnostic codes of this module (the compiler's own codes live beside its checks).
-CODE_FILE = "E301"  # template file missing, unreadable, or outside the policy folder
-CODE_PLACEHOLDER = "E302"  # malformed placeholder
-CODE_UNKNOWN_PATH = "E303"  # unknown placeholder path
-CODE_FORMAT = "E304"  # unknown format, or a format that does not fit the path's type
-CODE_MJML = "E305"  # MJML structure error
+# Diagnostic codes of this module; placeholder problems use the codes of `compiler.placeholders`
+# (MP104 unknown path, MP111 format, MP208 malformed), so a placeholder reads the same everywhere.
+CODE_OUTSIDE = "MP401"  # template path outside the policy's folder (also checked by the checker)
+CODE_NOT_FOUND = "MP402"  # template file not found
+CODE_MJML = "MP403"  # MJML that does not render, with the line of the problem
+CODE_UNREADABLE = "MP404"  # template not UTF-8 or not readable
 
 PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_INNER_RE = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*(?:\|\s*([A-Za-z_]\w*)\s*)?$", re.DOTALL)
 _STYLE_BLOCK_RE = re.compile(r"<mj-style\b([^>]*)>(.*?)</mj-style\s*>", re.DOTALL | re.IGNORECASE)
 _INLINE_ATTR_RE = re.compile(r"""\binline\s*=\s*(["'])inline\1""", re.IGNORECASE)
 _TAG_RE = re.compile(r"<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>|<!--.*?-->", re.DOTALL)
@@ -111,36 +78,6 @@ _KNOWN_TAGS = _ENDING_TAGS | {
 }
 
 
-def known_paths() -> list[str]:
-    """Every placeholder path of SPEC 2.6 (for suggestions)."""
-    return sorted(PLACEHOLDER_PATHS)
-
-
-def check_placeholder(path: str, fmt: str | None) -> tuple[str, str, list[str]] | None:
-    """None when `{{ path | fmt }}` is valid, else (code, message, help lines)."""
-    if path.startswith(ATTRIBUTES_PREFIX) and len(path) > len(ATTRIBUTES_PREFIX):
-        kind = "untyped"
-    elif path in PLACEHOLDER_PATHS:
-        kind = PLACEHOLDER_PATHS[path]
-    else:
-        return (
-            CODE_UNKNOWN_PATH,
-            f"unknown placeholder path '{path}'",
-            did_you_mean(path, PLACEHOLDER_PATHS),
-        )
-    if fmt is None:
-        return None
-    if fmt not in FORMATS:
-        return (CODE_FORMAT, f"unknown format '{fmt}' (known: long, money)", did_you_mean(fmt, FORMATS))
-    if kind != "untyped" and FORMATS[fmt] != kind:
-        return (
-            CODE_FORMAT,
-            f"format '{fmt}' applies to a {FORMATS[fmt]}, but '{path}' is a {kind}",
-            [],
-        )
-    return None
-
-
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column (in code points) of OFFSET in TEXT."""
     line = text.count("\n", 0, offset) + 1
@@ -150,10 +87,6 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
 
 def _style_ranges(source: str) -> list[tuple[int, int]]:
     return [(m.start(2), m.end(2)) for m in _STYLE_BLOCK_RE.finditer(source)]
-
-
-def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
-    return any(start <= offset < end for start, end in ranges)
 
 
 def _check_structure(source: str, shown: str) -> list[Diagnostic]:
@@ -304,54 +237,40 @@ def compile_template(
     try:
         resolved = path.resolve()
         if Path(rel).is_absolute() or not resolved.is_relative_to(policy_dir.resolve()):
-            return None, [Diagnostic(CODE_FILE, f"template '{rel}' is outside the policy's folder", None)]
+            return None, [Diagnostic(CODE_OUTSIDE, f"the template '{rel}' leads outside the policy's folder")]
         source = resolved.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [Diagnostic(CODE_FILE, f"template '{rel}' not found ({shown})", None)]
+        return None, [Diagnostic(CODE_NOT_FOUND, f"template file not found: '{rel}'")]
     except UnicodeDecodeError:
-        return None, [Diagnostic(CODE_FILE, f"template '{rel}' is not UTF-8 text", None)]
+        return None, [Diagnostic(CODE_UNREADABLE, f"the template '{rel}' is not UTF-8 text")]
     except OSError as exc:
-        return None, [Diagnostic(CODE_FILE, f"template '{rel}' cannot be read: {exc.strerror}", None)]
+        return None, [Diagnostic(CODE_UNREADABLE, f"the template '{rel}' cannot be read: {exc.strerror}")]
     source = source.replace("\r\n", "\n")
 
     diags.extend(_check_structure(source, shown))
-    styles = _style_ranges(source)
-    prefix = _sentinel_prefix(source)
-    slots: list[dict[str, Any]] = []
-    pieces: list[str] = []
-    pos = 0
-    for m in PLACEHOLDER_RE.finditer(source):
-        if _inside(m.start(), styles):
-            continue  # CSS in mj-style is left alone
-        line, col = _line_col(source, m.start())
-        end_line, end_col = _line_col(source, m.end())
-        span = Span(shown, line, col, end_line, end_col)
-        inner = _INNER_RE.match(m.group(1))
-        if inner is None:
-            diags.append(
-                Diagnostic(
-                    CODE_PLACEHOLDER,
-                    f"malformed placeholder '{m.group(0)}'",
-                    span,
-                    help=["write {{ path }} or {{ path | format }}, for example {{ document.number }}"],
-                )
-            )
-            continue
-        placeholder_path, fmt = inner.group(1), inner.group(2)
-        problem = check_placeholder(placeholder_path, fmt)
-        if problem is not None:
-            code, message, help_lines = problem
-            diags.append(Diagnostic(code, message, span, help=help_lines))
-            continue
-        pieces.append(source[pos : m.start()])
-        pieces.append(f"{prefix}{len(slots)}Z")
-        slots.append(
-            {"path": placeholder_path, "format": fmt, "loc": {"line": line, "column": col}, "file": rel}
-        )
-        pos = m.end()
-    pieces.append(source[pos:])
+    # CSS in mj-style is left alone: blank it (keeping line breaks, so positions hold) before
+    # looking for placeholders.
+    masked = source
+    for start, end in _style_ranges(source):
+        masked = masked[:start] + re.sub(r"[^\n]", " ", masked[start:end]) + masked[end:]
+    parts, placeholder_diags = split_placeholders(
+        masked, lambda offset: _line_col(masked, offset), shown, file=rel
+    )
+    diags.extend(placeholder_diags)
     if any(d.severity == "error" for d in diags):
         return None, diags
+    # Without errors every `{{ ... }}` left in MASKED is one slot of PARTS, in the same order.
+    slots = [dict(p) for p in parts if not isinstance(p, str)]
+    prefix = _sentinel_prefix(source)
+    pieces: list[str] = []
+    pos = 0
+    for index, m in enumerate(PLACEHOLDER_RE.finditer(masked)):
+        pieces += [source[pos : m.start()], f"{prefix}{index}Z"]
+        pos = m.end()
+        # The runtime's error messages name the template file from the slot's loc.
+        slots[index]["loc"] = {**slots[index]["loc"], "file": rel}
+        slots[index]["file"] = rel
+    pieces.append(source[pos:])
     marked = "".join(pieces)
     try:
         html = render_mjml(marked)

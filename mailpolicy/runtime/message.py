@@ -252,11 +252,13 @@ def _fill(table: Any, data: Any, envelope: Envelope) -> _Filled:
         ctx = message_context(
             table, data, envelope.relation, envelope.document, envelope.sender, kind=envelope.kind
         )
-        text = _body(entry["text"])
-        text_values = text.values(ctx)
+        # HTML first: its slots come in template order, so a missing value is reported at the
+        # first placeholder of the file that needs it.
         html = _body(entry["html"])
         # HTML-escaped exactly as `fill_parts(..., html=True)` does, attribute quotes included.
         html_values = [html_module.escape(v, quote=True) for v in html.values(ctx)]
+        text = _body(entry["text"])
+        text_values = text.values(ctx)
     attachment = _read_attachment(envelope) if envelope.attach is not None else None
     return _Filled(text, text_values, html, html_values, attachment)
 
