@@ -34,7 +34,7 @@ MAKE_ID = lambda: "20261124093000.0001"  # noqa: E731
 class _EmlFile(_TextFile):
     """Snapshots of messages as `.eml` files (LF line ends for reading; CRLF is asserted)."""
 
-    _file_extension = "eml"
+    file_extension = "eml"
 
 
 def compiled(name: str) -> dict[str, Any]:
