@@ -1,0 +1,79 @@
+"""`mailpolicy fmt` on files: rewrite in place, --check, --diff, files that do not parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mailpolicy.cli import cli
+
+UGLY = "bcc=sender  # copy\nreply_to = responsible else company\n"
+PRETTY = "bcc      = sender  # copy\nreply_to = responsible else company\n"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the CLI."""
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """One file to reformat and one already canonical."""
+    ugly, pretty = tmp_path / "ugly.mail", tmp_path / "pretty.mail"
+    ugly.write_text(UGLY, encoding="utf-8")
+    pretty.write_text(PRETTY, encoding="utf-8")
+    return ugly, pretty
+
+
+def test_rewrites_in_place_and_names_what_changed(tmp_path: Path) -> None:
+    ugly, pretty = files(tmp_path)
+    assert run("fmt", str(ugly), str(pretty)) == (0, f"reformatted {ugly}\n", "")
+    assert ugly.read_text(encoding="utf-8") == PRETTY
+    assert run("fmt", str(ugly)) == (0, "", "")
+
+
+def test_check_lists_files_and_fails_without_writing(tmp_path: Path) -> None:
+    ugly, pretty = files(tmp_path)
+    assert run("fmt", "--check", str(ugly), str(pretty)) == (1, f"would reformat {ugly}\n", "")
+    assert ugly.read_text(encoding="utf-8") == UGLY
+    assert run("fmt", "--check", str(pretty)) == (0, "", "")
+
+
+def test_diff_prints_a_unified_diff_without_writing(tmp_path: Path) -> None:
+    ugly, _ = files(tmp_path)
+    code, out, _ = run("fmt", "--diff", str(ugly))
+    assert code == 0
+    assert out == (
+        f"--- {ugly} (original)\n+++ {ugly} (formatted)\n@@ -1,2 +1,2 @@\n"
+        "-bcc=sender  # copy\n+bcc      = sender  # copy\n reply_to = responsible else company\n"
+    )
+    assert ugly.read_text(encoding="utf-8") == UGLY
+    assert run("fmt", "--diff", "--check", str(ugly))[0] == 1
+
+
+def test_a_file_that_does_not_parse_is_reported_and_left_alone(tmp_path: Path) -> None:
+    ugly, _ = files(tmp_path)
+    bad = tmp_path / "bad.mail"
+    bad.write_text('bcc = sender\nsubject = "open\n', encoding="utf-8")
+    code, out, err = run("fmt", str(bad), str(ugly))
+    assert code == 1
+    assert out == f"reformatted {ugly}\n"
+    assert err.startswith(f"{bad}:2:11: error[")
+    assert "unterminated" in err
+    assert bad.read_text(encoding="utf-8") == 'bcc = sender\nsubject = "open\n'
+
+
+def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.mail"
+    latin.write_bytes('subject = "Fran\xe7ais"\n'.encode("latin-1"))
+    code, _, err = run("fmt", str(latin))
+    assert code == 1
+    assert err.startswith(f"{latin}:1:")
+    assert "not UTF-8" in err
+    assert run("fmt", str(tmp_path / "none.mail")) == (
+        2,
+        "",
+        f"error: no such file: {tmp_path / 'none.mail'}\n",
+    )
