@@ -351,7 +351,7 @@ def send_command(
         if dry_run:
             server = describe_server(table, sender)
             journal = Journal(journal_path, read_only=True) if journal_path else None
-            counts = {"to send": 0, "already sent": 0, "cannot be built": 0, "skipped": 0}
+            counts = {"to send": 0, "already sent": 0, "unknown": 0, "cannot be built": 0, "skipped": 0}
             for item in plan:
                 if isinstance(item, MessageError):
                     label = " ".join(p for p in (item.kind, item.relation, item.document) if p)
@@ -363,13 +363,17 @@ def send_command(
                         click.echo(f"{label}: error: {item.message}")
                     continue
                 entry = journal.get(stable_id(item)) if journal is not None else None
-                done = entry is not None and entry.state in DONE_STATES
-                counts["already sent" if done else "to send"] += 1
+                state = "to send"
+                if entry is not None and entry.state in DONE_STATES:
+                    state = "already sent"
+                elif entry is not None and entry.state in ("unknown", "sending") and not retry_unknown:
+                    state = "unknown"
+                counts[state] += 1
                 label = " ".join(p for p in (item.kind, item.relation, item.document) if p)
                 click.echo(
                     f"{label}: MAIL FROM:<{item.from_address}> To: {_addresses(item.to)} "
                     f"CC: {_addresses(item.cc)} BCC: {_addresses(item.bcc)} via {server}"
-                    + (" (already sent)" if done else "")
+                    + ("" if state == "to send" else f" ({state})")
                 )
             if journal is not None:
                 journal.close()
@@ -417,6 +421,10 @@ def send_command(
                 report = smtp.send_batch(plan, journal=outbox, compose=compose, retry_unknown=retry_unknown)
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        # The message in flight, if any, stays `sending` in the journal: unknown at the next run.
+        again = "run the same command with the same journal" if outbox is not None else "use --journal"
+        fail(f"interrupted; to send the rest without duplicates, {again}", 130)
     finally:
         if outbox is not None:
             outbox.close()

@@ -126,7 +126,7 @@ def test_dry_run_prints_the_plan_and_sends_nothing(server: TestServer, tmp_path:
         f"CC: - BCC: - {via}",
         f"general R003: error: {NO_TO}",
         f"general R004: MAIL FROM:<inbox@mailer.example> To: x@client.be CC: - BCC: - {via}",
-        "dry run, nothing sent: 3 to send, 0 already sent, 1 cannot be built, 0 skipped",
+        "dry run, nothing sent: 3 to send, 0 already sent, 0 unknown, 1 cannot be built, 0 skipped",
     ]
     assert result.exit_code == 1  # one message cannot be built
     assert server.messages == [] and server.connections == 0
@@ -173,7 +173,7 @@ def test_journal_second_run_sends_nothing_again(server: TestServer, tmp_path: Pa
     dry = send(tmp_path, server, "--document", "F1", "--document", "F2", "--journal", journal, "--dry-run")
     assert (
         dry.stdout.splitlines()[-1]
-        == "dry run, nothing sent: 0 to send, 2 already sent, 0 cannot be built, 0 skipped"
+        == "dry run, nothing sent: 0 to send, 2 already sent, 0 unknown, 0 cannot be built, 0 skipped"
     )
     assert server.copies_by_recipient()["office@firm.be"] == 2
 
@@ -312,3 +312,30 @@ def test_killed_send_resumed_with_the_same_journal(server: TestServer, tmp_path:
     copies = server.copies_by_recipient()
     assert all(copies.get(r, 0) >= 1 for r in recipients)
     assert sum(copies[r] for r in recipients) <= len(recipients) + 1
+
+
+def test_progress_bar_on_a_terminal(server: TestServer, tmp_path: Path) -> None:
+    """GIVEN stderr is a terminal WHEN sending THEN a progress bar is drawn there; stdout has the report."""
+    import pty
+
+    write_table(tmp_path, server)
+    argv = [sys.executable, "-m", "mailpolicy.cli", "send", str(tmp_path / "table.json")]
+    argv += ["--data", str(tmp_path / "data.yaml"), "--document", "F1", "--document", "F2"]
+    env = dict(os.environ, **smtp_env(server), PYTHONPATH=str(ROOT), COLUMNS="80")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert out == "sent: 2, partially refused: 0, failed: 0, unknown: 0, skipped: 0\n"
+    assert b"sending" in terminal and b"100%" in terminal
