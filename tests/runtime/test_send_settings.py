@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mailpolicy.runtime.smtp_settings import (
@@ -12,16 +14,17 @@ from mailpolicy.runtime.smtp_settings import (
     settings_for,
 )
 
-TABLE = {
+FIRM_BLOCK: dict[str, Any] = {
+    "host": "smtp.dupont-associes.be",
+    "port": 587,
+    "security": "starttls",
+    "login": {"env": "SMTP_LOGIN"},
+    "password": {"env": "SMTP_PASSWORD"},
+    "loc": {"line": 30, "column": 1},
+}
+TABLE: dict[str, Any] = {
     "smtp": {
-        "default": {
-            "host": "smtp.dupont-associes.be",
-            "port": 587,
-            "security": "starttls",
-            "login": {"env": "SMTP_LOGIN"},
-            "password": {"env": "SMTP_PASSWORD"},
-            "loc": {"line": 30, "column": 1},
-        },
+        "default": FIRM_BLOCK,
         "senders": {
             "jan": {
                 "host": "smtp.gmail.com",
@@ -89,7 +92,7 @@ def test_no_smtp_block() -> None:
 
 def test_literal_password_in_a_table_is_refused() -> None:
     """GIVEN a hand-written table with a literal password WHEN resolving THEN refused, value not shown."""
-    table = {"smtp": {"default": dict(TABLE["smtp"]["default"], password={"value": "hunter2"})}}
+    table = {"smtp": {"default": dict(FIRM_BLOCK, password={"value": "hunter2"})}}
     with pytest.raises(SmtpSettingsError) as err:
         settings_for(table, None, ENV)
     assert str(err.value) == "password of the firm's smtp block: only an environment variable is accepted"
@@ -97,7 +100,7 @@ def test_literal_password_in_a_table_is_refused() -> None:
 
 def test_password_over_plain_text_is_refused_except_on_loopback() -> None:
     """GIVEN security none with a password WHEN the host is remote THEN refused; on loopback allowed."""
-    block = dict(TABLE["smtp"]["default"], security="none", port=25)
+    block = dict(FIRM_BLOCK, security="none", port=25)
     with pytest.raises(SmtpSettingsError) as err:
         settings_for({"smtp": {"default": block}}, None, ENV)
     assert str(err.value) == (
