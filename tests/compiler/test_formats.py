@@ -23,7 +23,7 @@ DIAGNOSTICS = [
         help=["did you mean 'responsible'?"],
     ),
     Diagnostic(
-        code="L001",
+        code="MP601",
         message="this `else` term is never reached: `company` always yields",
         span=Span("policies/firm.mail", 2, 15),
         severity="warning",
@@ -79,7 +79,7 @@ def test_github_annotations_escape_newlines_and_percent() -> None:
         "::error file=policies/firm.mail,line=1,col=12::unknown source 'responsable' [E201]"
         "%0Ahelp: did you mean 'responsible'?",
         "::warning file=policies/firm.mail,line=2,col=15::"
-        "this `else` term is never reached: `company` always yields [L001]",
+        "this `else` term is never reached: `company` always yields [MP601]",
         "::error::cannot read: 50%25 done, a:b,c%0Asecond line [E001]",
     ]
 
@@ -94,7 +94,7 @@ def test_sarif_validates_against_the_pinned_schema(sarif_validator: jsonschema.D
     sarif_validator.validate(log)
     run = log["runs"][0]
     assert run["tool"]["driver"]["name"] == "mailpolicy"
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["E001", "E201", "L001"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["E001", "E201", "MP601"]
     first = run["results"][0]
     assert first["ruleId"] == "E201" and first["level"] == "error"
     assert run["tool"]["driver"]["rules"][first["ruleIndex"]]["id"] == "E201"

@@ -182,7 +182,7 @@ def test_else_after_company_is_unreachable() -> None:
     )
     diags = lint_table(table, "p.mail")
     assert lines(diags) == [
-        ("L001", 1, 25, "`responsible` is never used: `company` always yields an address")
+        ("MP601", 1, 25, "`responsible` is never used: `company` always yields an address")
     ]
     assert diags[0].severity == "warning"
     assert diags[0].help == ["remove the terms after it, or put them first"]
@@ -207,8 +207,8 @@ def test_else_after_free_and_after_set_functional_is_unreachable() -> None:
         }
     )
     assert lines(lint_table(table, "p.mail")) == [
-        ("L001", 2, 34, '`sender else partner` is never used: `free "a@b.be"` always yields an address'),
-        ("L001", 3, 27, "`sender` is never used: `functional` always yields an address"),
+        ("MP601", 2, 34, '`sender else partner` is never used: `free "a@b.be"` always yields an address'),
+        ("MP601", 3, 27, "`sender` is never used: `functional` always yields an address"),
     ]
 
 
@@ -217,12 +217,12 @@ def test_from_chain_counts_only_verified_addresses() -> None:
         {
             # company is on the verified domain: `sender` after it is dead.
             "invoice": {"from": [rule(else_(src("company", loc(1, 16)), src("sender", loc(1, 27))), 1)]},
-            # a gmail address never passes the verified-domain test, so `else` goes on: no L001.
+            # a gmail address never passes the verified-domain test, so `else` goes on: no MP601.
             "task": {"from": [rule(else_(free("me@gmail.com", loc(2, 13)), src("sender", loc(2, 36))), 2)]},
         }
     )
     assert lines(lint_table(table, "p.mail")) == [
-        ("L001", 1, 27, "`sender` is never used: `company` always yields a verified address"),
+        ("MP601", 1, 27, "`sender` is never used: `company` always yields a verified address"),
     ]
 
 
@@ -233,7 +233,7 @@ def test_from_chain_that_can_never_be_verified() -> None:
     diags = lint_table(table, "p.mail")
     assert lines(diags) == [
         (
-            "L004",
+            "MP604",
             5,
             1,
             'no source of `invoice.from = free "me@gmail.com" else platform` can be on a verified domain '
@@ -247,7 +247,7 @@ def test_rule_identical_to_the_inherited_one() -> None:
     table = make_table({"general": {"reply_to": [rule(chain, 3)]}, "invoice": {"reply_to": [rule(chain, 7)]}})
     assert lines(lint_table(table, "p.mail")) == [
         (
-            "L002",
+            "MP602",
             7,
             1,
             "`invoice.reply_to = responsible else company` has no effect: "
@@ -259,7 +259,7 @@ def test_rule_identical_to_the_inherited_one() -> None:
 def test_rule_identical_to_a_builtin_default() -> None:
     table = make_table({"general": {"reply_to": [rule(src("company", loc(1, 12)), 1)]}})
     assert lines(lint_table(table, "p.mail")) == [
-        ("L002", 1, 1, "`reply_to = company` has no effect: it repeats the built-in default of 'general'")
+        ("MP602", 1, 1, "`reply_to = company` has no effect: it repeats the built-in default of 'general'")
     ]
 
 
@@ -273,7 +273,7 @@ def test_identical_rule_is_not_redundant_when_a_language_or_condition_intervenes
             "welcome": {"cc": [rule(src("sender"), 9, when=ge("document.amount", 10))]},
         }
     )
-    assert [d for d in lint_table(table, "p.mail") if d.code == "L002"] == []
+    assert [d for d in lint_table(table, "p.mail") if d.code == "MP602"] == []
 
 
 def test_unused_role_and_kind() -> None:
@@ -286,12 +286,12 @@ def test_unused_role_and_kind() -> None:
     table["rules"]["refund"] = {"subject": [{"lang": None, "when": None, "text": ["x"], "loc": loc(10)}]}
     diags = lint_table(table, "p.mail", source)
     assert lines(diags) == [
-        ("L003", 3, 6, "role 'tax_advisor' is declared but no rule uses it"),
+        ("MP603", 3, 6, "role 'tax_advisor' is declared but no rule uses it"),
     ]
     table["rules"].pop("refund")
     table["kinds"].pop("refund")
     assert lines(lint_table(table, "p.mail", source))[1] == (
-        "L003",
+        "MP603",
         5,
         1,
         "kind 'credit_note' is declared but no rule targets it and no kind extends it; "
@@ -308,7 +308,7 @@ def test_client_group_in_to_of_a_mailing() -> None:
     )
     assert lines(lint_table(table, "p.mail")) == [
         (
-            "L005",
+            "MP605",
             4,
             1,
             "`mailing.to = client_group when relation.attributes.size >= 3` puts the client group's "
@@ -319,7 +319,7 @@ def test_client_group_in_to_of_a_mailing() -> None:
 
 def test_client_group_inherited_by_a_mailing_from_general() -> None:
     table = make_table({"general": {"to": [rule(union(src("contact"), src("client_group")), 2)]}})
-    assert [d.code for d in lint_table(table, "p.mail")] == ["L005"]
+    assert [d.code for d in lint_table(table, "p.mail")] == ["MP605"]
 
 
 def test_same_address_in_two_headers() -> None:
@@ -333,14 +333,14 @@ def test_same_address_in_two_headers() -> None:
     )
     assert lines(lint_table(table, "p.mail")) == [
         (
-            "L006",
+            "MP606",
             3,
             1,
             "`contact` is in both `to` (built-in default) and `cc` (line 3) of 'invoice': "
             "the copy in `cc` is always dropped",
         ),
         (
-            "L006",
+            "MP606",
             4,
             1,
             "`free \"office@firm.be\"` is in both `cc` (line 5) and `bcc` (line 4) of 'task': "
@@ -359,7 +359,7 @@ def test_reply_to_chain_not_ending_in_company_or_free() -> None:
     )
     assert lines(lint_table(table, "p.mail")) == [
         (
-            "L007",
+            "MP607",
             2,
             1,
             "`reply_to = responsible else partner` does not end in `company` or `free`: it yields nothing "
@@ -367,7 +367,7 @@ def test_reply_to_chain_not_ending_in_company_or_free() -> None:
             "and Reply-To then falls back to company",
         ),
         (
-            "L007",
+            "MP607",
             4,
             1,
             "`task.reply_to = none` does not end in `company` or `free`: "
@@ -508,7 +508,7 @@ def test_platform_in_a_from_chain_always_yields_but_the_from_source_then_yields_
         }
     )
     assert lines(lint_table(table, "p.mail")) == [
-        ("L001", 1, 38, "`partner` is never used: `platform` always yields an address"),
+        ("MP601", 1, 38, "`partner` is never used: `platform` always yields an address"),
     ]
     model = PolicyModel(table)
     # cc = from yields nothing exactly when there is no verified sender (From is then the platform).
