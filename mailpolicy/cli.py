@@ -421,6 +421,9 @@ def send_command(
                 report = smtp.send_batch(plan, journal=outbox, compose=compose, retry_unknown=retry_unknown)
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
+    except JournalError as exc:
+        # Every message already marked in the journal is safe; the one being marked may be unknown.
+        fail(f"{exc}; stopped: nothing more was sent")
     except KeyboardInterrupt:
         # The message in flight, if any, stays `sending` in the journal: unknown at the next run.
         again = "run the same command with the same journal" if outbox is not None else "use --journal"

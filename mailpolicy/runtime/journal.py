@@ -260,7 +260,7 @@ class Journal:
         """Record that MESSAGE_KEY is about to be sent; durable before this returns."""
         assert self._db is not None and not self.read_only, "journal opened read-only"
         now = _now()
-        self._db.execute(
+        self._write(
             """
             INSERT INTO outbox (id, kind, relation, document, message_id, mail_from, recipients,
                                 state, attempts, detail, created_at, updated_at)
@@ -282,12 +282,20 @@ class Journal:
             ),
         )
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One committed write; a failure (disk full, read-only file) is a JournalError."""
+        assert self._db is not None
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot write the journal ({exc})") from None
+
     def finish(self, message_key: str, state: str, *, attempts: int, detail: dict[str, Any]) -> None:
         """Record the server's verdict for MESSAGE_KEY (`sent`, `partial`, `failed` or `unknown`)."""
         assert self._db is not None and not self.read_only, "journal opened read-only"
         if state not in STATES or state == "sending":
             raise ValueError(f"not a final journal state: {state!r}")
-        self._db.execute(
+        self._write(
             "UPDATE outbox SET state = ?, attempts = attempts + ?, detail = ?, updated_at = ? WHERE id = ?",
             (state, attempts, json.dumps(detail, ensure_ascii=False, sort_keys=True), _now(), message_key),
         )
