@@ -17,6 +17,7 @@ BCC addresses are only in `ComposedMessage.recipients`, the SMTP envelope.
 from __future__ import annotations
 
 import binascii
+import email.policy
 import html as html_module
 import mimetypes
 import re
@@ -524,6 +525,12 @@ def compose_message(
 
 # --- the standard-library path -------------------------------------------------------------------
 
+# SMTP's CRLF policy, folding only past RFC 5322's hard limit of 998 characters: at 78 columns
+# the stdlib splits a long non-ASCII display name into adjacent encoded-words, and its own parser
+# then reads them back with a space between (it keeps the white space RFC 2047 says to drop), so
+# "日本" would come back as "日 本". Unfolded, the run stays one encoded-word, as in the fast path.
+MESSAGE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
 
 def build_email_message(
     table: Any,
@@ -536,8 +543,8 @@ def build_email_message(
     """The same message as `compose_message`, built with `email.message.EmailMessage`.
 
     For services that want to adjust the message before sending; serialise it with
-    `msg.as_bytes(policy=email.policy.SMTP)`. It has no Bcc header: send it to
-    `recipients_of(envelope)`.
+    `msg.as_bytes()` (its policy, `MESSAGE_POLICY`: CRLF line ends). It has no Bcc header: send
+    it to `recipients_of(envelope)`.
     """
     from email.headerregistry import Address
 
@@ -545,7 +552,7 @@ def build_email_message(
     name, from_address, subject, to, cc, reply_to, date, message_id, _ = _headers_values(
         table, envelope, clock, make_id
     )
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     local, _, domain = from_address.rpartition("@")
     msg["From"] = Address(display_name=name, username=local, domain=domain)
     if to:

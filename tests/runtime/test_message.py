@@ -267,8 +267,7 @@ def test_missing_value_fails_the_message_naming_the_path(table: RuleTable) -> No
     with pytest.raises(MessageError) as info:
         compose(table, data, env)
     assert info.value.message == (
-        "'document.number' has no value for this message "
-        "(placeholder at templates/invoice.mjml:3:23)"
+        "'document.number' has no value for this message (placeholder at templates/invoice.mjml:3:23)"
     )
     assert info.value.relation == "R001"
 
