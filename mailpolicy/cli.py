@@ -68,6 +68,80 @@ def load_policy_or_table(path: str) -> RuleTable:
 # --- commands are added below, one section per command ---------------------------------------
 
 
+# --- check and compile -----------------------------------------------------------------------
+
+
+def _print_diagnostics(diagnostics: list[Any], source: str | None) -> None:
+    """Diagnostics in the text form (excerpt, caret, help) on stderr, one blank line apart."""
+    from mailpolicy.diagnostics import render_text
+
+    for diag in diagnostics:
+        click.echo(render_text(diag, source), err=True)
+        click.echo("", err=True)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@cli.command("check")
+@click.argument("policies", metavar="POLICY...", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Warnings fail too, and kinds without subject or template warn.")
+def check_command(policies: tuple[str, ...], strict: bool) -> None:
+    """Check policies and print their diagnostics; exit 1 on errors (or warnings with --strict)."""
+    from pathlib import Path
+
+    from mailpolicy.compiler import compile_file
+
+    for name in policies:
+        if not Path(name).is_file():
+            fail(f"no such file: {name}", 2)
+    errors = warnings = 0
+    for name in policies:
+        try:
+            result = compile_file(name, strict=strict)
+        except OSError as exc:
+            fail(f"{name}: cannot read: {exc.strerror or exc}", 2)
+        _print_diagnostics(result.diagnostics, result.source)
+        errors += sum(d.severity == "error" for d in result.diagnostics)
+        warnings += sum(d.severity == "warning" for d in result.diagnostics)
+    what = _plural(len(policies), "policy").replace("policys", "policies")
+    click.echo(f"checked {what}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}", err=True)
+    if errors or (strict and warnings):
+        sys.exit(1)
+
+
+@cli.command("compile")
+@click.argument("policy", metavar="POLICY")
+@click.option("-o", "--output", "out", metavar="OUT.json", help="Write the rule table here (default: stdout).")
+def compile_command(policy: str, out: str | None) -> None:
+    """Compile a policy into its JSON rule table (deterministic, schema-validated)."""
+    from pathlib import Path
+
+    from mailpolicy.compiler import compile_file, dump_table
+
+    if not Path(policy).is_file():
+        fail(f"no such file: {policy}", 2)
+    try:
+        result = compile_file(policy)
+    except OSError as exc:
+        fail(f"{policy}: cannot read: {exc.strerror or exc}", 2)
+    _print_diagnostics(result.diagnostics, result.source)
+    if result.table is None or not result.ok:
+        fail(f"{policy}: the policy has errors; no rule table was written")
+    try:
+        text = dump_table(result.table)
+    except ValueError as exc:
+        fail(str(exc))
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{out}: cannot write: {exc.strerror or exc}", 2)
+
+
 # --- selection options (render, send, preview) -----------------------------------------------
 
 
