@@ -113,7 +113,7 @@ def check_command(policies: tuple[str, ...], strict: bool) -> None:
 
 @cli.command("compile")
 @click.argument("policy", metavar="POLICY")
-@click.option("-o", "--output", "out", metavar="OUT.json", help="Write the rule table here (default: stdout).")
+@click.option("-o", "--output", "out", metavar="OUT.json", help="Write the table here (default: stdout).")
 def compile_command(policy: str, out: str | None) -> None:
     """Compile a policy into its JSON rule table (deterministic, schema-validated)."""
     from pathlib import Path
