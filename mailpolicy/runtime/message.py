@@ -554,14 +554,24 @@ def build_email_message(
     )
     msg = EmailMessage(policy=MESSAGE_POLICY)
     local, _, domain = from_address.rpartition("@")
-    msg["From"] = Address(display_name=name, username=local, domain=domain)
+    # Python's email package (3.11.7 at least) decodes an encoded-word typed into a display name
+    # or subject when the header is set, and writes the decoded bytes back raw: a relation named
+    # `=?utf-8?q?a=0ABcc:_x@evil?=` would add a Bcc header. Such text is stored pre-encoded,
+    # exactly as the fast path writes it (set_raw is never re-parsed on output; lines are short).
+    if "=?" in name:
+        msg.set_raw("From", _fold("From", [*_display_name(name), f"<{from_address}>"], " ")[6:-2])
+    else:
+        msg["From"] = Address(display_name=name, username=local, domain=domain)
     if to:
         msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
     if reply_to:
         msg["Reply-To"] = ", ".join(reply_to)
-    msg["Subject"] = subject
+    if "=?" in subject:
+        msg.set_raw("Subject", _unstructured("Subject", subject)[9:-2])  # see the From header above
+    else:
+        msg["Subject"] = subject
     msg["Date"] = date
     msg["Message-ID"] = f"<{message_id}>"
     msg.set_content(content.text, cte="quoted-printable")

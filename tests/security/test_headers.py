@@ -1,0 +1,139 @@
+"""Header injection: hostile display names, subjects and addresses, through BOTH message paths.
+
+Each message is parsed back with `email.message_from_bytes(policy=email.policy.default)` (what a
+receiving mail client does) and must hold exactly the headers and addresses of the validated
+envelope; the SMTP envelope recipients must equal To + CC + BCC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailpolicy.runtime.resolve import resolve_message
+from tests.runtime.tables import Rule, free, role, src
+from tests.security.pipeline import addresses, assert_exact_headers, both_paths, load
+
+RULES = [
+    Rule("from_name", "{{ sender.name }}"),
+    Rule("subject", "Re {{ relation.name }}"),
+    Rule("cc", role("responsible")),
+    Rule("bcc", free("office@firm.be")),
+]
+
+# value typed into a name in the data → what a reader sees in the header, exactly.
+HOSTILE_TEXT = [
+    ("crlf", "x\r\nBcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("lf", "x\nBcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("cr", "x\rBcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("nul", "x\x00Bcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("u2028", "x\u2028Bcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("nel", "x\u0085Bcc: evil@evil.example", "x Bcc: evil@evil.example"),
+    ("header-end", "x\r\n\r\n<script>", "x <script>"),
+    ("q-word", "=?utf-8?q?a=0ABcc:_x@evil?=", "=?utf-8?q?a=0ABcc:_x@evil?="),
+    ("b-word", "=?utf-8?b?YQpCY2M6IHhAZXZpbA==?=", "=?utf-8?b?YQpCY2M6IHhAZXZpbA==?="),
+    ("q-word-inside", "Re: =?utf-8?q?=0D=0ABcc:_x@evil?= ok", "Re: =?utf-8?q?=0D=0ABcc:_x@evil?= ok"),
+    ("looks-like-address", "boss@bank.example", "boss@bank.example"),
+    ("name-and-address", '"Boss" <boss@bank.example>', '"Boss" <boss@bank.example>'),
+    ("paren-trick", "alice@example.org)<bob@evil.com", "alice@example.org)<bob@evil.com"),
+    ("comma-list", "a@x.example, b@evil.example", "a@x.example, b@evil.example"),
+]
+
+
+def _data(name: str, emails: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "users": [{"id": "jan", "name": name, "email": "jan@dupont-associes.be"}],
+        "relations": [
+            {
+                "id": "R1",
+                "name": name,
+                "emails": emails if emails is not None else ["compta@client.be"],
+                "roles": {"responsible": "jan"},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(("value", "shown"), [c[1:] for c in HOSTILE_TEXT], ids=[c[0] for c in HOSTILE_TEXT])
+def test_hostile_display_name_and_subject_are_neutralised(tmp_path: Path, value: str, shown: str) -> None:
+    """GIVEN a sender name and relation name with line breaks or encoded-word tricks
+    WHEN the message is built by either path and parsed back
+    THEN the display name and subject read exactly as neutralised text, and no header is added."""
+    table, data = load(tmp_path, _data(value), RULES)
+    envelope = resolve_message(table, data, kind="general", relation="R1", sender="jan")
+    for produced in both_paths(table, data, envelope):
+        assert_exact_headers(produced, envelope)
+        message = produced.parsed
+        assert str(message["Subject"]) == f"Re {shown}", produced.path
+        (sender,) = message["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == (shown, "inbox@mailer.example"), produced.path
+        assert addresses(message, "To") == ["compta@client.be"]
+        assert addresses(message, "Cc") == ["jan@dupont-associes.be"]
+        assert list(produced.recipients) == ["compta@client.be", "jan@dupont-associes.be", "office@firm.be"]
+
+
+def _address_255() -> str:
+    """A syntactically fine address of 255 octets (RFC 5321 allows 254)."""
+    local = "a" * 64
+    labels = ["b" * 60, "c" * 60, "d" * 60]
+    domain = ".".join(labels) + "." + "e" * (255 - len(local) - 1 - len(".".join(labels)) - 1)
+    address = f"{local}@{domain}"
+    assert len(address) == 255
+    return address
+
+
+HOSTILE_ADDRESSES = [
+    ("paren-trick", "alice@example.org)<bob@evil.com"),
+    ("angle-form", "Bob <bob@evil.com>"),
+    ("comma-in-one-item", "x@client.be, y@evil.com"),
+    ("semicolon", "x@client.be; y@evil.com"),
+    ("crlf", "x@client.be\r\nBcc: y@evil.com"),
+    ("nul", "x@client.be\x00y@evil.com"),
+    ("u2028", "x@client.be\u2028Bcc: y@evil.com"),
+    ("local-65", "a" * 65 + "@client.be"),
+    ("address-255", _address_255()),
+    ("encoded-word", "=?utf-8?q?x=0ABcc:_y@evil.com?=@client.be"),
+    ("quoted-local", '"x@evil.com"@client.be'),
+    ("ip-literal", "x@[127.0.0.1]"),
+]
+
+
+@pytest.mark.parametrize("hostile", [c[1] for c in HOSTILE_ADDRESSES], ids=[c[0] for c in HOSTILE_ADDRESSES])
+def test_hostile_address_in_data_never_reaches_a_header_or_the_envelope(tmp_path: Path, hostile: str) -> None:
+    """GIVEN a relation whose `emails` list holds one good and one hostile item
+    WHEN the message is built THEN only the good address is in To and in the SMTP envelope,
+    and the hostile item is reported as skipped."""
+    table, data = load(tmp_path, _data("Garage", ["good@client.be", hostile]), RULES)
+    envelope = resolve_message(table, data, kind="general", relation="R1", sender="jan")
+    assert envelope.to == ["good@client.be"]
+    assert any(repr(hostile) in w and w.endswith("skipped") for w in envelope.warnings), envelope.warnings
+    for produced in both_paths(table, data, envelope):
+        assert_exact_headers(produced, envelope)
+        assert b"evil" not in produced.raw
+        assert list(produced.recipients) == ["good@client.be", "jan@dupont-associes.be", "office@firm.be"]
+
+
+@pytest.mark.parametrize("hostile", [c[1] for c in HOSTILE_ADDRESSES], ids=[c[0] for c in HOSTILE_ADDRESSES])
+def test_hostile_send_time_recipient_is_skipped(tmp_path: Path, hostile: str) -> None:
+    """GIVEN a hostile address given at send time (`--recipient`) WHEN a welcome is resolved
+    THEN it is skipped with a warning and only the valid recipient is addressed."""
+    table, data = load(tmp_path, _data("Garage"), [Rule("welcome.from", src("company"))])
+    envelope = resolve_message(
+        table, data, kind="welcome", relation="R1", recipients=[hostile, "new.user@client.be"]
+    )
+    assert envelope.to == ["new.user@client.be"]
+    assert any(repr(hostile) in w for w in envelope.warnings), envelope.warnings
+    for produced in both_paths(table, data, envelope):
+        assert_exact_headers(produced, envelope)
+        assert b"evil" not in produced.raw
+
+
+def test_list_items_are_never_split_but_a_string_is(tmp_path: Path) -> None:
+    """GIVEN `emails` as one comma string WHEN loaded THEN it is split; GIVEN the same text as a list
+    item THEN it is one invalid address (a comma list never hides inside one address)."""
+    table, data = load(tmp_path, _data("Garage", "a@client.be, b@client.be"), RULES)  # type: ignore[arg-type]
+    assert data.relations["R1"].emails == ["a@client.be", "b@client.be"]
+    table, data = load(tmp_path, _data("Garage", ["a@client.be, b@client.be", "c@client.be"]), RULES)
+    assert data.relations["R1"].emails == ["c@client.be"]
