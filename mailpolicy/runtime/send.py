@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from mailpolicy.runtime.errors import MessageError, MessageSkipped
-from mailpolicy.runtime.journal import DONE_STATES, EnvelopeLike, Journal, stable_id
+from mailpolicy.runtime.journal import DONE_STATES, EnvelopeLike, Journal, JournalEntry, stable_id
 from mailpolicy.runtime.smtp_settings import Redactor, SmtpSettings, SmtpSettingsError
 
 __all__ = [
@@ -196,37 +196,32 @@ class RetryPolicy:
 # --- what can go wrong in one attempt -----------------------------------------------------------
 
 
-class _Transient(Exception):
+class _AttemptError(Exception):
+    """Why one attempt did not end with the server's acceptance; `reason` is already redacted."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Transient(_AttemptError):
     """Worth another attempt: a 4xx reply, or a connection lost before the end of the data."""
 
     def __init__(self, reason: str, *, unreachable: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.unreachable = unreachable  # the server could not be reached at all
 
 
-class _Permanent(Exception):
+class _Permanent(_AttemptError):
     """A 5xx reply for this message: retrying would get the same answer."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class _Lost(Exception):
+class _Lost(_AttemptError):
     """The connection went away after the data was sent: the server may have accepted it."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class _ServerFatal(Exception):
+class _ServerFatal(_AttemptError):
     """This server cannot be used at all (login refused, no TLS): every message through it fails."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -644,31 +639,15 @@ class Sender:
             if journal is not None:
                 entry = journal.get(key)
                 if entry is not None and entry.state in DONE_STATES:
-                    yield Outcome(
-                        Status.SKIPPED,
-                        envelope.kind,
-                        envelope.relation,
-                        envelope.document,
-                        key=key,
-                        message_id=entry.message_id,
-                        mail_from=entry.mail_from,
-                        recipients=entry.recipients,
-                        reason=f"already sent ({entry.state}, {entry.updated_at})",
-                    )
+                    reason = f"already sent ({entry.state}, {entry.updated_at})"
+                    yield _outcome_of_entry(Status.SKIPPED, envelope, entry, reason)
                     continue
                 if entry is not None and entry.state == "unknown" and not retry_unknown:
-                    yield Outcome(
-                        Status.UNKNOWN,
-                        envelope.kind,
-                        envelope.relation,
-                        envelope.document,
-                        key=key,
-                        message_id=entry.message_id,
-                        mail_from=entry.mail_from,
-                        recipients=entry.recipients,
-                        reason=f"{entry.detail.get('reason', 'unknown')} (journal, {entry.updated_at}); "
-                        "not resent: use --retry-unknown to send it again",
+                    reason = (
+                        f"{entry.detail.get('reason', 'unknown')} (journal, {entry.updated_at}); "
+                        "not resent: use --retry-unknown to send it again"
                     )
+                    yield _outcome_of_entry(Status.UNKNOWN, envelope, entry, reason)
                     continue
             try:
                 message = compose(item) if compose is not None else item
@@ -699,6 +678,21 @@ class Sender:
                     },
                 )
             yield outcome
+
+
+def _outcome_of_entry(status: Status, envelope: EnvelopeLike, entry: JournalEntry, reason: str) -> Outcome:
+    """A message not sent in this run because of what the journal says about an earlier one."""
+    return Outcome(
+        status,
+        envelope.kind,
+        envelope.relation,
+        envelope.document,
+        key=entry.id,
+        message_id=entry.message_id,
+        mail_from=entry.mail_from,
+        recipients=entry.recipients,
+        reason=reason,
+    )
 
 
 def _outcome_of_error(error: MessageError) -> Outcome:

@@ -348,3 +348,48 @@ def test_message_data_is_dot_stuffed(server: TestServer) -> None:
     received = email.message_from_bytes(server.messages[0].data, policy=email.policy.default)
     content = received.get_content()  # type: ignore[attr-defined]
     assert content.replace("\r\n", "\n") == "Line one\n.\n.hidden\nend\n"
+
+
+def test_server_without_starttls_is_refused_not_downgraded(tmp_path: Path) -> None:
+    """GIVEN security starttls and a server that does not offer it WHEN sending THEN nothing goes out
+    in clear text: the message fails with the reason."""
+    srv = TestServer(tmp_path, security="none").start()
+    try:
+        settings = SmtpSettings("127.0.0.1", srv.port, "starttls", "firm-login", Secret(PASSWORD))
+        with Sender(settings, sleep=Sleeps()) as sender:
+            outcome = sender.send_message(make_message("R001", ["a@x.be"]))
+        assert outcome.reason == (
+            f"127.0.0.1:{srv.port} (the firm's smtp block) does not offer STARTTLS; "
+            "refusing to send without encryption"
+        )
+        assert srv.messages == []
+    finally:
+        srv.stop()
+
+
+def test_plain_loopback_relay_without_auth(tmp_path: Path) -> None:
+    """GIVEN security none and no login (a local relay) WHEN sending THEN it goes out."""
+    srv = TestServer(tmp_path, security="none").start()
+    try:
+        with Sender(SmtpSettings("127.0.0.1", srv.port, "none"), sleep=Sleeps()) as sender:
+            assert sender.send_message(make_message("R001", ["a@x.be"])).status is Status.SENT
+        assert [m.rcpt_tos for m in srv.messages] == [["a@x.be"]]
+    finally:
+        srv.stop()
+
+
+def test_421_closes_and_the_next_attempt_reconnects(server: TestServer) -> None:
+    """GIVEN a 421 (service closing) to MAIL FROM WHEN sending THEN the retry uses a new connection."""
+    server.fail_next_mail("421 4.7.0 Too many messages on this connection")
+    with sender_for(server) as sender:
+        outcome = sender.send_message(make_message("R001", ["a@x.be"]))
+    assert (outcome.status, outcome.attempts) == (Status.SENT, 2)
+    assert [m.connection for m in server.messages] == [2]
+
+
+def test_a_secret_echoed_by_the_server_is_redacted(server: TestServer) -> None:
+    """GIVEN a server reply that contains the password WHEN it is reported THEN the password is ***."""
+    server.fail_next_mail(f"550 5.7.1 sender blocked (debug: {PASSWORD})")
+    with sender_for(server) as sender:
+        outcome = sender.send_message(make_message("R001", ["a@x.be"]))
+    assert outcome.reason == "MAIL FROM:<inbox@mailer.example> refused: 550 5.7.1 sender blocked (debug: ***)"
