@@ -51,7 +51,13 @@ def server(tmp_path: Path) -> Iterator[TestServer]:
     srv.stop()
 
 
-def write_table(folder: Path, srv: TestServer, *, audiences: dict[str, Any] | None = None) -> Path:
+def write_table(
+    folder: Path,
+    srv: TestServer,
+    *,
+    audiences: dict[str, Any] | None = None,
+    senders: dict[str, Any] | None = None,
+) -> Path:
     table = make_table(
         [
             Rule("invoice.cc", role("responsible")),
@@ -69,7 +75,7 @@ def write_table(folder: Path, srv: TestServer, *, audiences: dict[str, Any] | No
             "password": {"env": "SMTP_PASSWORD"},
             "loc": {"line": 30, "column": 1},
         },
-        "senders": {},
+        "senders": senders or {},
     }
     table["audiences"] = audiences or {}
     path = folder / "table.json"
@@ -339,3 +345,39 @@ def test_progress_bar_on_a_terminal(server: TestServer, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert out == "sent: 2, partially refused: 0, failed: 0, unknown: 0, skipped: 0\n"
     assert b"sending" in terminal and b"100%" in terminal
+
+
+def test_a_user_with_own_server_sends_through_it(server: TestServer, tmp_path: Path) -> None:
+    """GIVEN `smtp sender jan` with its own server WHEN jan sends THEN his server and his login are
+    used; a message without --sender goes through the firm's server."""
+    (tmp_path / "jan").mkdir()
+    jan = TestServer(tmp_path / "jan", login="jan@gmail.example", password="jans-own-secret").start()
+    try:
+        jan_block = {
+            "host": "127.0.0.1",
+            "port": jan.port,
+            "security": "starttls",
+            "login": {"value": "jan@gmail.example"},
+            "password": {"env": "JAN_SMTP_PASSWORD"},
+            "loc": {"line": 37, "column": 1},
+        }
+        write_table(tmp_path, server, senders={"jan": jan_block})
+        # One file trusting both self-signed certificates.
+        bundle = tmp_path / "ca-bundle.pem"
+        bundle.write_bytes(server.cert_path.read_bytes() + jan.cert_path.read_bytes())
+        env = dict(smtp_env(server), JAN_SMTP_PASSWORD="jans-own-secret", SSL_CERT_FILE=str(bundle))
+        by_jan = send(tmp_path, server, "--document", "F1", "--sender", "jan", env=env)
+        assert by_jan.exit_code == 0, by_jan.output
+        automated = send(tmp_path, server, "--document", "F2", env=env)
+        assert automated.exit_code == 0, automated.output
+        assert [(m.login, m.rcpt_tos[0]) for m in jan.messages] == [
+            ("jan@gmail.example", "compta@garage-martin.be")
+        ]
+        assert [(m.login, m.rcpt_tos[0]) for m in server.messages] == [("firm-login", "info@bakkerij.be")]
+        missing = send(tmp_path, server, "--document", "F1", "--sender", "jan", env=smtp_env(server))
+        assert missing.exit_code == 1
+        assert missing.stderr == (
+            "error: SMTP password of smtp sender jan: environment variable JAN_SMTP_PASSWORD is not set\n"
+        )
+    finally:
+        jan.stop()
