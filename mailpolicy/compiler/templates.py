@@ -124,7 +124,7 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
                 return diags
             pos = m.end()
             continue
-        if name.startswith("mj") and name not in _KNOWN_TAGS:
+        if name.startswith("mj") and name not in _KNOWN_TAGS and name != "mj-include":
             diags.append(
                 Diagnostic(
                     CODE_MJML, f"unknown MJML element <{name}>", span, help=did_you_mean(name, _KNOWN_TAGS)
