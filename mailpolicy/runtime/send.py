@@ -418,6 +418,10 @@ class SmtpConnection:
         try:
             self._dirty = True
             code, message = smtp.mail(mail_from, options)
+            if code == 530 and self.settings.login is None:
+                # Every message would meet the same answer: the server wants a login we do not have.
+                reply = f"{code} {self.redact(_reply_text(message))}"
+                raise _ServerFatal(f"{self._where()} requires a login ({reply}); the smtp block has none")
             if code != 250:
                 self._check(code, message, f"MAIL FROM:<{mail_from}> refused")
             refused: dict[str, Refusal] = {}

@@ -393,3 +393,17 @@ def test_a_secret_echoed_by_the_server_is_redacted(server: TestServer) -> None:
     with sender_for(server) as sender:
         outcome = sender.send_message(make_message("R001", ["a@x.be"]))
     assert outcome.reason == "MAIL FROM:<inbox@mailer.example> refused: 550 5.7.1 sender blocked (debug: ***)"
+
+
+def test_server_requiring_a_login_the_settings_lack(server: TestServer) -> None:
+    """GIVEN settings without login and a server requiring AUTH WHEN sending two THEN a clear reason,
+    and the second message is not attempted."""
+    settings = SmtpSettings("127.0.0.1", server.port, "starttls")
+    with Sender(settings, ssl_context=server.client_context(), sleep=Sleeps()) as sender:
+        report = sender.send_batch([make_message("R001", ["a@x.be"]), make_message("R002", ["b@x.be"])])
+    first, second = report.outcomes
+    assert first.reason == (
+        f"127.0.0.1:{server.port} (the firm's smtp block) requires a login "
+        "(530 5.7.0 Authentication required); the smtp block has none"
+    )
+    assert second.reason == f"not attempted: {first.reason}"
