@@ -332,7 +332,7 @@ class SmtpConnection:
         except ssl.SSLCertVerificationError as exc:
             self._discard(smtp)
             raise _ServerFatal(
-                f"TLS certificate of {self._where()} not trusted: {exc.verify_message}"
+                f"TLS certificate of {self._where()} not trusted: {exc.verify_message or exc.reason}"
             ) from None
         except smtplib.SMTPResponseException as exc:
             self._discard(smtp)
