@@ -381,3 +381,38 @@ def test_a_user_with_own_server_sends_through_it(server: TestServer, tmp_path: P
         )
     finally:
         jan.stop()
+
+
+POLICY = """\
+firm {
+  name             = "Cabinet Dupont & Associés"
+  company          = "info@dupont-associes.be"
+  platform         = "inbox@mailer.example"
+  verified_domains = ["dupont-associes.be"]
+}
+smtp {
+  host     = "127.0.0.1"
+  port     = PORT
+  security = starttls
+  login    = env "SMTP_LOGIN"
+  password = env "SMTP_PASSWORD"
+}
+invoice.cc      = responsible
+invoice.bcc     = free "office@firm.be"
+invoice.subject = "Facture {{ document.number }}"
+"""
+
+
+def test_send_from_a_policy_file(server: TestServer, tmp_path: Path) -> None:
+    """GIVEN a .mail policy whose smtp block names the server WHEN sending a document THEN it is
+    compiled, resolved, rendered and delivered to To+CC+BCC."""
+    policy = tmp_path / "firm.mail"
+    policy.write_text(POLICY.replace("PORT", str(server.port)), encoding="utf-8")
+    (tmp_path / "data.yaml").write_text(DATA, encoding="utf-8")
+    argv = ["send", str(policy), "--data", str(tmp_path / "data.yaml"), "--document", "F1"]
+    result = CliRunner().invoke(cli, argv, env=smtp_env(server), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "sent: 1, partially refused: 0, failed: 0, unknown: 0, skipped: 0\n"
+    (received,) = server.messages
+    assert received.rcpt_tos == ["compta@garage-martin.be", "jan@dupont-associes.be", "office@firm.be"]
+    assert b"Subject: Facture 2026-0001" in received.data and b"office@firm.be" not in received.data
