@@ -1,0 +1,62 @@
+"""The properties every policy file must satisfy, shared by the default test run and `fuzz_check.py`.
+
+For any bytes at all: the library (`compile_file`) returns diagnostics instead of raising, and
+each diagnostic is located in the policy (PATH:LINE:COL inside the file); `mailpolicy check`,
+run in-process through click's CliRunner, exits 0 or 1, prints no traceback, and every
+diagnostic line it prints starts with PATH:LINE:COL.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mailpolicy.cli import cli
+from mailpolicy.compiler import compile_file
+
+# The first line of each diagnostic in the text form; excerpt and help lines start with a space.
+_DIAGNOSTIC = re.compile(r"^(?!\s)(?!checked \d)(.*?)(error|warning)\[([A-Z]+\d+)\]: ")
+_SUMMARY = re.compile(r"^checked 1 policy: (\d+) errors?, (\d+) warnings?$", re.M)
+
+
+def check_policy_bytes(data: bytes) -> tuple[int, list[str]]:
+    """Assert every property for one policy file's bytes; returns (exit code, diagnostic codes)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "policy.mail"
+        path.write_bytes(data)
+        lines = data.split(b"\n")
+
+        result = compile_file(path)
+        for diag in result.diagnostics:
+            assert diag.span is not None, f"{diag.code} has no location: {diag.message}"
+            # A diagnostic about a template file points into that file; all others into the policy.
+            if diag.span.path == str(path):
+                assert 1 <= diag.span.line <= len(lines), (diag, len(lines))
+                assert diag.span.column >= 1, diag
+        if result.table is not None:
+            assert not result.errors
+
+        runner = CliRunner()
+        run = runner.invoke(cli, ["check", str(path)], catch_exceptions=True)
+        assert run.exception is None or isinstance(run.exception, SystemExit), repr(run.exception)
+        assert run.exit_code in (0, 1), (run.exit_code, run.output)
+        stderr = run.stderr
+        assert "Traceback" not in stderr
+        located = f"{path}:"
+        codes = []
+        for line in stderr.splitlines():
+            match = _DIAGNOSTIC.match(line)
+            if match is None:
+                continue
+            assert re.fullmatch(re.escape(located) + r"\d+:\d+: ", match.group(1)), line
+            codes.append(match.group(3))
+        summary = _SUMMARY.search(stderr)
+        assert summary is not None, stderr
+        errors, warnings = int(summary.group(1)), int(summary.group(2))
+        assert len(codes) == errors + warnings, stderr
+        assert run.exit_code == (1 if errors else 0)
+        assert sorted(codes) == sorted(d.code for d in result.diagnostics)
+        return run.exit_code, codes
