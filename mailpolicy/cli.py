@@ -457,6 +457,9 @@ def send_command(
         raise click.UsageError(str(exc)) from None
     except JournalError as exc:
         fail(str(exc))
+    if report_path and not Path(report_path).resolve().parent.is_dir():
+        # Found out before sending, not after a batch has gone out.
+        raise click.BadParameter(f"no such folder for {report_path}", param_hint="--report")
     try:
         # Read the variables once, before anything is sent: a missing one stops the run cleanly.
         settings = settings_for(table, sender)
@@ -467,9 +470,10 @@ def send_command(
     except JournalError as exc:
         fail(str(exc))
     if outbox is not None and outbox.interrupted:
+        fate = "sent again now" if retry_unknown else "not resent (see --retry-unknown)"
         click.echo(
             f"warning: {len(outbox.interrupted)} message(s) of a previous run were interrupted while "
-            "sending; their fate is unknown and they are not resent (see --retry-unknown)",
+            f"sending; their fate is unknown, {fate}",
             err=True,
         )
 

@@ -416,3 +416,14 @@ def test_send_from_a_policy_file(server: TestServer, tmp_path: Path) -> None:
     (received,) = server.messages
     assert received.rcpt_tos == ["compta@garage-martin.be", "jan@dupont-associes.be", "office@firm.be"]
     assert b"Subject: Facture 2026-0001" in received.data and b"office@firm.be" not in received.data
+
+
+def test_report_in_a_missing_folder_is_a_usage_error_before_sending(
+    server: TestServer, tmp_path: Path
+) -> None:
+    """GIVEN --report in a folder that does not exist WHEN sending THEN exit 2 and nothing is sent."""
+    write_table(tmp_path, server)
+    result = send(tmp_path, server, "--document", "F1", "--report", str(tmp_path / "nope" / "report.json"))
+    assert result.exit_code == 2
+    assert "no such folder for" in result.stderr
+    assert server.connections == 0
