@@ -291,8 +291,8 @@ def render_command(
                 failed += 1
                 click.echo(f"failed: {who(item.relation, item.document)}: {exc.message}", err=True)
                 continue
-            for warning in item.warnings:
-                click.echo(f"warning: {who(item.relation, item.document)}: {warning}", err=True)
+            for warning in item.warnings:  # each warning names its record already
+                click.echo(f"warning: {warning}", err=True)
             name = _eml_name(item.relation, item.document)
             if name in names:  # two ids that map to the same safe name
                 stem, n = name[:-4], 2

@@ -158,34 +158,37 @@ def _value(ctx: Any, slot: dict[str, Any]) -> str:
     return _clean_value(format_value(ctx, path, fmt, slot.get("loc")))
 
 
+_Piece = tuple[bytes, int, int, bool]  # (quoted-printable, first line length, last line length, has CRLF)
+
+
 class _Body:
     """A pre-split body (PARTS) prepared once per template for the fast path.
 
-    Every literal is quoted-printable-encoded once, ending in a soft line break so that each
-    piece starts at column 0: a message's body is then the join of these chunks with the
-    encoded values, without encoding the 13 KB of HTML again for every message.
+    Every literal is quoted-printable-encoded once; a message's body is then the join of those
+    pieces with its encoded values, without encoding 13 KB of HTML again for every message.
+    Pieces are joined on one line while it stays within quoted-printable's 76 columns, else
+    after a soft line break (`=` CRLF), which decoders remove.
     """
 
     def __init__(self, parts: list[Any]) -> None:
         self.parts = parts
         self.slots: list[dict[str, Any]] = []
-        self.keys: list[tuple[str, str | None]] = []
-        self.chunks: list[bytes] = []
-        self.positions: list[tuple[int, int]] = []  # (index in chunks, index in keys)
+        self.pieces: list[_Piece | int] = []  # a literal piece, or the index of a distinct slot
+        self.order: list[str | int] = []  # the same with the literals as text
         index: dict[tuple[str, str | None], int] = {}
         for part in parts:
             if isinstance(part, str):
-                self.chunks.append(_qp_piece(part))
+                self.pieces.append(_qp_piece(part))
+                self.order.append(part)
                 continue
             key = (part["path"], part.get("format"))
             if key not in index:
-                index[key] = len(self.keys)
-                self.keys.append(key)
+                index[key] = len(self.slots)
                 self.slots.append(part)
-            self.positions.append((len(self.chunks), index[key]))
-            self.chunks.append(b"")
+            self.pieces.append(index[key])
+            self.order.append(index[key])
         if not parts or not isinstance(parts[-1], str) or not parts[-1].endswith("\n"):
-            self.chunks.append(b"\r\n")  # bodies end with a line end, as `set_content` makes them
+            self.pieces.append(_qp_piece("\n"))  # bodies end with a line end, as `set_content` does
 
     def values(self, ctx: Any) -> list[str]:
         """The text of each distinct slot for one message."""
@@ -193,29 +196,34 @@ class _Body:
 
     def text(self, values: list[str], html: bool) -> str:
         """The decoded body: literals and values (HTML-escaped when HTML), LF line ends."""
-        out: list[str] = []
-        i = 0
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-            else:
-                out.append(values[self.positions[i][1]])
-                i += 1
+        out = [part if isinstance(part, str) else values[part] for part in self.order]
         return _normal_body("".join(out))
 
     def encoded(self, values: list[str]) -> bytes:
         """The quoted-printable body, CRLF line ends."""
         encoded = [_qp_piece(v) for v in values]
-        chunks = list(self.chunks)
-        for at, key in self.positions:
-            chunks[at] = encoded[key]
-        return b"".join(chunks)
+        out: list[bytes] = []
+        column = 0
+        for piece in self.pieces:
+            data, first, last, multiline = encoded[piece] if isinstance(piece, int) else piece
+            if not data:
+                continue
+            # 75, not 76: the line may still need the `=` of a soft break after this piece.
+            if column and column + first > 75:
+                out.append(b"=\r\n")
+                column = 0
+            out.append(data)
+            column = last if multiline else column + last
+        return b"".join(out)
 
 
-def _qp_piece(text: str) -> bytes:
-    """One piece of a body as quoted-printable that ends at column 0 (hard or soft line break)."""
+def _qp_piece(text: str) -> _Piece:
+    """One piece of a body as quoted-printable (CRLF line ends) with its line lengths."""
     data = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-    return data if data.endswith(b"\r\n") or not data else data + b"=\r\n"
+    end = data.find(b"\r\n")
+    if end < 0:
+        return data, len(data), len(data), False
+    return data, end, len(data) - data.rfind(b"\r\n") - 2, True
 
 
 _BODIES: dict[int, _Body] = {}
