@@ -1014,11 +1014,12 @@ class PolicyChecker:
             lineage = self._lineage(kind)
             if not any((k, "subject") in has or (k, "template") in has for k in lineage):
                 node = next(i.node for i in infos if i.kind == kind)
+                prefix = "" if kind == "general" else f"{kind}."
                 self.warn(
                     "MP502",
                     f"kind '{kind}' has no subject and no template",
                     _start(node.span),
-                    help=[f'add one, for example: {kind}.subject = "..."'],
+                    help=[f'add one, for example: {prefix}subject = "..."'],
                 )
 
     # --- the table -------------------------------------------------------------------------------
