@@ -42,21 +42,28 @@ def load_policy_or_table(path: str) -> RuleTable:
             return load_table(source)
         except TableError as exc:
             fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}", 2)
     from mailpolicy.compiler import compile_file
     from mailpolicy.diagnostics import render_text
 
-    result = compile_file(source)
+    try:
+        result = compile_file(source)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", 2)
     errors = [d for d in result.diagnostics if d.severity == "error"]
     for diag in errors:
         text = None
-        if diag.span is not None:
-            try:
+        if diag.span is not None and diag.span.path == str(source):
+            text = result.source
+        elif diag.span is not None:
+            try:  # a template file: its own text under the caret
                 text = Path(diag.span.path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 text = None
         click.echo(render_text(diag, text), err=True)
     if errors or result.table is None:
-        fail(f"{path}: the policy has errors; nothing was resolved")
+        fail(f"{path}: the policy has errors")
     try:
         table = load_table(result.table)
     except TableError as exc:
@@ -87,24 +94,62 @@ def _plural(n: int, word: str) -> str:
 @cli.command("check")
 @click.argument("policies", metavar="POLICY...", nargs=-1, required=True)
 @click.option("--strict", is_flag=True, help="Warnings fail too, and kinds without subject or template warn.")
-def check_command(policies: tuple[str, ...], strict: bool) -> None:
-    """Check policies and print their diagnostics; exit 1 on errors (or warnings with --strict)."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="text on stderr; json, github annotations or SARIF 2.1.0 on stdout.",
+)
+@click.option(
+    "--explain-empty", is_flag=True, help="Report, per kind, whether `to` and `reply_to` can come out empty."
+)
+def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_empty: bool) -> None:
+    """Check policies and print their diagnostics; exit 1 on errors (or warnings with --strict).
+
+    Lint warnings (MP6xx, docs/authoring.md) come with the compiler's own findings.
+    """
+    import json
     from pathlib import Path
 
     from mailpolicy.compiler import compile_file
+    from mailpolicy.compiler.formats import format_diagnostics
+    from mailpolicy.compiler.lint import check_emptiness, format_emptiness, lint_table
 
+    if explain_empty and fmt not in ("text", "json"):
+        raise click.UsageError("--explain-empty goes with --format text or json")
     for name in policies:
         if not Path(name).is_file():
             fail(f"no such file: {name}", 2)
     errors = warnings = 0
+    collected: list[Any] = []
+    emptiness: list[dict[str, Any]] = []
+    reports: list[str] = []
     for name in policies:
         try:
             result = compile_file(name, strict=strict)
         except OSError as exc:
             fail(f"{name}: cannot read: {exc.strerror or exc}", 2)
-        _print_diagnostics(result.diagnostics, result.source)
-        errors += sum(d.severity == "error" for d in result.diagnostics)
-        warnings += sum(d.severity == "warning" for d in result.diagnostics)
+        diagnostics = list(result.diagnostics)
+        if result.table is not None:
+            diagnostics += lint_table(result.table, name, result.source)
+            if explain_empty:
+                report = check_emptiness(result.table)
+                reports.append(format_emptiness(report, name))
+                emptiness += [{"path": name, **entry.as_dict()} for entry in report]
+        if fmt == "text":
+            _print_diagnostics(diagnostics, result.source)
+        collected += diagnostics
+        errors += sum(d.severity == "error" for d in diagnostics)
+        warnings += sum(d.severity == "warning" for d in diagnostics)
+    if fmt == "json" and explain_empty:
+        payload = {"diagnostics": [d.as_dict() for d in collected], "emptiness": emptiness}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif fmt != "text":
+        click.echo(format_diagnostics(collected, fmt), nl=False)
+    else:
+        click.echo("".join(reports), nl=False)
     what = _plural(len(policies), "policy").replace("policys", "policies")
     click.echo(f"checked {what}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}", err=True)
     if errors or (strict and warnings):

@@ -374,10 +374,10 @@ def test_language_rules_beat_conditional_rules_without_language(data: Dataset) -
     ]
 
 
-def test_language_falls_back_to_the_firm_then_french(data: Dataset) -> None:
-    """The relation's language, else the firm's, else fr."""
+def test_language_falls_back_to_the_firm(data: Dataset) -> None:
+    """The relation's language, else the firm's (which the compiler sets to fr when absent)."""
     assert resolve([], data, firm={"language": "de"}, kind="general", relation="R003").language == "de"
-    assert resolve([], data, firm={"language": None}, kind="general", relation="R003").language == "fr"
+    assert resolve([], data, firm={"language": "de"}, kind="general", relation="R002").language == "nl"
 
 
 def test_a_rule_that_applies_decides_even_when_empty(data: Dataset) -> None:
