@@ -233,9 +233,9 @@ def load_snapshot(policy_path: Path, data_path: Path, selection: Selection, vers
 def plan_entries(snap: Snapshot) -> Iterable[Entry]:
     """Every kind of the policy against every selected relation, in gallery order.
 
-    A relation gets one message per document of a kind the message kind descends from (an
-    invoice and its reminder for each invoice), and one message without document otherwise, so
-    a kind whose template needs a document shows why it fails for a relation that has none.
+    A relation gets one message per document the kind is about (`document_kinds`: an invoice
+    and its reminder for each invoice), and one message without document otherwise, so a kind
+    whose template needs a document shows why it fails for a relation that has none.
     """
     from mailpolicy.runtime.batch import plan_messages
 
@@ -259,24 +259,33 @@ def plan_entries(snap: Snapshot) -> Iterable[Entry]:
         return
     relations = list(sel.relations) or list(data.relation_order)
     if not sel.relations:
-        # Relations without a usable id cannot be listed by id; plan_messages reports them.
+        # Relations without a usable id cannot be listed by id; show their data error once.
         for error in data.errors:
             if error.collection == "relation" and isinstance(error.record, int):
                 yield Entry(MessageKey(kinds[0], f"relations[{error.record}]"), "", error=error)
+    documents = [data.documents[d] for d in data.document_order if d in data.documents]
     for kind in kinds:
-        lineage = set(table.lineage(kind)) - {"general"}
+        doc_kinds = document_kinds(table, kind, {d.kind for d in documents})
         for rel_id in relations:
-            docs = [
-                d
-                for d in data.document_order
-                if d in data.documents
-                and data.documents[d].relation == rel_id
-                and data.documents[d].kind in lineage
-            ]
+            docs = tuple(d.id for d in documents if d.relation == rel_id and d.kind in doc_kinds)
             if docs:
-                yield from entries(kind, documents=tuple(docs))
+                yield from entries(kind, documents=docs)
             else:
                 yield from entries(kind, relation=rel_id)
+
+
+def document_kinds(table: Any, kind: str, present: set[str]) -> set[str]:
+    """The document kinds a message of KIND is about: its own, else its nearest ancestor's.
+
+    A credit note message is about credit notes when the data has some; a reminder (which
+    extends invoice) is about invoices. `general` is about no document.
+    """
+    for ancestor in table.lineage(kind):
+        if ancestor == "general":
+            break
+        if ancestor in present:
+            return {ancestor}
+    return set()
 
 
 def _entry(data: Any, kind: str, item: Any) -> Entry:

@@ -94,7 +94,7 @@ def gallery_page(snap: Snapshot, *, query: str = "", kind: str = "", status: str
     )
     cards = "".join(_card(snap, e) for e in shown) or '<p class="empty">No message matches.</p>'
     body = (
-        f"<h1>Messages</h1>{_warnings(snap)}{form}{summary}"
+        f"<h1>Messages</h1>{_warnings(snap)}{_data_notes(snap)}{form}{summary}"
         f'<ol class="gallery">{cards}</ol>{_pager(query, kind, status, page, pages)}'
     )
     return layout(snap, "Messages", body)
@@ -167,6 +167,21 @@ def _warnings(snap: Snapshot) -> str:
     return (
         f'<details class="warnings"><summary>{len(snap.diagnostics)} warning(s) in the policy</summary>'
         f"{items}</details>"
+    )
+
+
+def _data_notes(snap: Snapshot) -> str:
+    """Records of the data file that failed alone, and address strings skipped with a warning."""
+    data = snap.data
+    errors = [str(e) for e in getattr(data, "errors", [])]
+    warnings = list(getattr(data, "warnings", []))
+    if not errors and not warnings:
+        return ""
+    items = "".join(f'<li class="error">{esc(e)}</li>' for e in errors)
+    items += "".join(f"<li>{esc(w)}</li>" for w in warnings)
+    return (
+        f'<details class="data-notes"><summary>{len(errors)} data error(s), {len(warnings)} data warning(s)'
+        f"</summary><ul>{items}</ul></details>"
     )
 
 
@@ -321,9 +336,11 @@ def _address(snap: Snapshot, step: Any, address: str) -> str:
         user = f" (user {esc(entry['user'])})" if entry.get("user") else ""
         kind = f" in {esc(decided.get('kind'))}" if decided.get("kind") else ""
         note = f' <span class="note">{esc(entry["reason"])}</span>' if entry.get("reason") else ""
+        # The source term's own position when the trace has it (same line, exact column).
+        loc = entry.get("loc") if isinstance(entry.get("loc"), dict) else _rule_loc(decided)
         why = (
             f'<span class="why">from <code class="source">{esc(entry["source"])}</code>{user} · '
-            f"{source_link(snap, _rule_loc(decided))}{kind}{note}</span>"
+            f"{source_link(snap, loc)}{kind}{note}</span>"
         )
     shown = f'<span class="addr">{esc(address)}</span>'
     return f'<li class="address" data-address="{attr(address)}">{shown}{why}</li>'
