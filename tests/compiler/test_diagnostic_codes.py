@@ -105,7 +105,7 @@ CASES: dict[str, tuple[str, int, int, str, list[str]]] = {
         FIRM + 'invoice.bcc = free "office@firm"\n',
         7,
         20,
-        "'office@firm' is not a valid address: The part after the @-sign is not valid. It should have a period.",
+        "'office@firm' is not a valid address: The part after the @-sign is not valid. It should have a period.",  # noqa: E501
         [],
     ),
     "MP202": (
@@ -113,7 +113,10 @@ CASES: dict[str, tuple[str, int, int, str, list[str]]] = {
         7,
         13,
         "'office@gmail.com' is not on a verified domain, so it can never be the From address",
-        ["verified domains: firm.be", "add its domain to verified_domains in the firm block once it is verified"],
+        [
+            "verified domains: firm.be",
+            "add its domain to verified_domains in the firm block once it is verified",
+        ],
     ),
     "MP203": (
         FIRM + 'bcc = "office@firm.be"\n',
@@ -276,9 +279,9 @@ def test_all_errors_of_a_file_without_cascades(policy_dir: Path) -> None:
     text = FIRM + (
         "kind credit_note extends invoic\n"  # 7: MP106, the kind still exists
         "credit_note.bcc = sendr\n"  # 8: MP103 only (the kind is known)
-        "invoice.subject = \"{{ document.numbr }}\"\n"  # 9: MP104
+        'invoice.subject = "{{ document.numbr }}"\n'  # 9: MP104
         "invoce.cc = partner\n"  # 10: MP101
-        'invoice.bcc = sender when relation.family == 3\n'  # 11: MP303
+        "invoice.bcc = sender when relation.family == 3\n"  # 11: MP303
     )
     found = diagnostics(text, policy_dir)
     assert [(d.code, d.span.line if d.span else 0) for d in found] == [
@@ -306,12 +309,24 @@ def test_kind_without_subject_warns_only_when_strict(policy_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("condition", "message"),
     [
-        ('relation.family', "'relation.family' is a text, not a yes/no value"),
-        ('document.date < "2026-13-01"', "'document.date' is a date; it cannot be compared with the text \"2026-13-01\""),
-        ('relation.accepts_promotional == "true"', "'relation.accepts_promotional' is a boolean; it cannot be compared with the text \"true\""),
-        ('relation.emails == "a@b.be"', "'relation.emails' is a list of addresses; test membership with 'in'"),
-        ('relation.family in "garage"', "'in' needs a list on its right, like [\"a\", \"b\"]"),
-        ('relation.family in [1, "x"]', "'relation.family' is a text; it cannot be compared with the number 1"),
+        ("relation.family", "'relation.family' is a text, not a yes/no value"),
+        (
+            'document.date < "2026-13-01"',
+            "'document.date' is a date; it cannot be compared with the text \"2026-13-01\"",
+        ),
+        (
+            'relation.accepts_promotional == "true"',
+            "'relation.accepts_promotional' is a boolean; it cannot be compared with the text \"true\"",
+        ),
+        (
+            'relation.emails == "a@b.be"',
+            "'relation.emails' is a list of addresses; test membership with 'in'",
+        ),
+        ('relation.family in "garage"', '\'in\' needs a list on its right, like ["a", "b"]'),
+        (
+            'relation.family in [1, "x"]',
+            "'relation.family' is a text; it cannot be compared with the number 1",
+        ),
         ("true", "a condition needs a data path or a comparison, not a fixed value"),
     ],
 )
@@ -328,7 +343,7 @@ def test_condition_type_errors(condition: str, message: str, policy_dir: Path) -
         "relation.attributes.vip",
         'relation.attributes.size > 3 and relation.attributes.x == "y"',
         '"jan@firm.be" in relation.emails',
-        "not (document.amount < -12.5 or document.currency != \"EUR\")",
+        'not (document.amount < -12.5 or document.currency != "EUR")',
         'relation.family not in ["garage", "leasing"]',
     ],
 )
@@ -342,7 +357,10 @@ def test_template_symlink_escape_is_refused(policy_dir: Path) -> None:
     (policy_dir / "link").symlink_to(policy_dir.parent)
     found = diagnostics(FIRM + 'invoice.template = "link/outside.mjml"\n', policy_dir)
     assert [(d.code, d.message) for d in found] == [
-        ("MP401", "the template 'link/outside.mjml' leads outside the policy's folder through a symbolic link")
+        (
+            "MP401",
+            "the template 'link/outside.mjml' leads outside the policy's folder through a symbolic link",
+        )
     ]
 
 
@@ -376,7 +394,7 @@ def test_welcome_cc_from_is_no_cycle(policy_dir: Path) -> None:
 def test_conditional_rules_are_no_duplicates(policy_dir: Path) -> None:
     """Only unconditional rules of the same kind, field and language collide."""
     text = FIRM + (
-        "bcc = sender\nbcc = responsible when relation.family == \"garage\"\n"
-        "invoice.subject = \"A\"\ninvoice.subject[nl] = \"B\"\n"
+        'bcc = sender\nbcc = responsible when relation.family == "garage"\n'
+        'invoice.subject = "A"\ninvoice.subject[nl] = "B"\n'
     )
     assert diagnostics(text, policy_dir) == []
