@@ -110,4 +110,8 @@ def serve(
         if open_browser and can_open_browser():
             webbrowser.open(server.url)
 
-    server.run(on_ready=ready)
+    try:
+        server.run(on_ready=ready)
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly, then re-raises the Ctrl-C it caught: stopping is not an error.
+        echo("mailpolicy preview: stopped")
