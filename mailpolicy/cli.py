@@ -91,6 +91,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _source_order(diag: Any) -> tuple[int, str, int, int]:
+    span = diag.span
+    return (0, "", 0, 0) if span is None else (1, span.path, span.line, span.column)
+
+
 @cli.command("check")
 @click.argument("policies", metavar="POLICY...", nargs=-1, required=True)
 @click.option("--strict", is_flag=True, help="Warnings fail too, and kinds without subject or template warn.")
@@ -134,6 +139,8 @@ def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_emp
         diagnostics = list(result.diagnostics)
         if result.table is not None:
             diagnostics += lint_table(result.table, name, result.source)
+            # Lint and compiler findings read best together, in source order (stable sort).
+            diagnostics.sort(key=_source_order)
             if explain_empty:
                 report = check_emptiness(result.table)
                 reports.append(format_emptiness(report, name))

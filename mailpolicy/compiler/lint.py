@@ -31,7 +31,6 @@ UNUSED_DECLARATION = "MP603"
 FROM_NEVER_VERIFIED = "MP604"
 CLIENT_GROUP_IN_MAILING = "MP605"
 SAME_ADDRESS_TWICE = "MP606"
-REPLY_TO_MAY_BE_EMPTY = "MP607"
 
 LINT_DESCRIPTIONS = {
     UNREACHABLE_ELSE: "an `else` term that can never be reached",
@@ -40,7 +39,6 @@ LINT_DESCRIPTIONS = {
     FROM_NEVER_VERIFIED: "a `from` chain whose sources can never be on a verified domain",
     CLIENT_GROUP_IN_MAILING: "a client-group address in `to` of a mailing",
     SAME_ADDRESS_TWICE: "the same address in two headers by construction",
-    REPLY_TO_MAY_BE_EMPTY: "a `reply_to` chain that does not end in `company` or `free`",
 }
 
 # A clause is a set of facts that must all hold; a DNF is a set of alternative clauses.
@@ -136,12 +134,33 @@ def cond_text(cond: Mapping[str, Any], nested: bool = False) -> str:
     return "?"
 
 
+def _parts_text(parts: list[Any]) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part.replace("\\", "\\\\").replace('"', '\\"'))
+        else:
+            fmt = f" | {part['format']}" if part.get("format") else ""
+            out.append("{{ " + str(part.get("path")) + fmt + " }}")
+    return '"' + "".join(out) + '"'
+
+
+def _value_text(rule: Rule) -> str:
+    if "expr" in rule:
+        return expr_text(rule["expr"])
+    if "text" in rule:
+        return _parts_text(list(rule["text"]))
+    if "template" in rule:
+        return f'"{rule["template"]}"'
+    return str(rule.get("attach", "?"))
+
+
 def rule_text(kind: str, fieldname: str, rule: Rule) -> str:
     """`invoice.bcc[nl] = ... when ...` for a rule of the table."""
     target = fieldname if kind == "general" else f"{kind}.{fieldname}"
     if rule.get("lang"):
         target += f"[{rule['lang']}]"
-    value = expr_text(rule["expr"]) if "expr" in rule else "…"
+    value = _value_text(rule)
     text = f"{target} = {value}"
     if rule.get("when"):
         text += f" when {cond_text(rule['when'])}"
@@ -503,7 +522,6 @@ class _Linter:
         self.from_never_verified()
         self.client_group_in_mailing()
         self.same_address_twice()
-        self.reply_to_may_be_empty()
         self.found.sort(key=lambda d: (d.span.line if d.span else 0, d.span.column if d.span else 0, d.code))
         return self.found
 
@@ -677,23 +695,6 @@ class _Linter:
                                 [f"remove it from one of the two rules ({_where(other.rule)})"],
                             )
 
-    def reply_to_may_be_empty(self) -> None:
-        for kind, fieldname, rule in _policy_rules(self.model):
-            if fieldname != "reply_to" or "expr" not in rule:
-                continue
-            empty = self.model.expr_empty(rule["expr"], kind, kind, "reply_to")
-            if empty == NEVER:
-                continue
-            simplest = min(empty, key=lambda c: (len(c), sorted(c)))
-            when = f"when {clause_text(simplest)}" if simplest else "whatever the data"
-            self.warn(
-                REPLY_TO_MAY_BE_EMPTY,
-                rule.get("loc"),
-                f"`{rule_text(kind, fieldname, rule)}` does not end in `company` or `free`: "
-                f"it yields nothing {when}, and Reply-To then falls back to company",
-                ['end the chain with `else company` (or `else free "..."`) to say so explicitly'],
-            )
-
 
 def _cond_paths(cond: Mapping[str, Any]) -> set[str]:
     paths = set()
@@ -723,6 +724,9 @@ def _sure_items(expr: Expr) -> set[str]:
 
 def lint_table(table: Mapping[str, Any], path: str, source: str | None = None) -> list[Diagnostic]:
     """Every lint warning for a compiled rule table; PATH names the policy in the spans.
+
+    A `reply_to` chain that does not end in `company` or `free` is the compiler's own warning
+    (MP501); `check --explain-empty` says for which data such a chain yields nothing.
 
     SOURCE (the policy text) is only used to point at `role` declarations, which the table does
     not locate.
