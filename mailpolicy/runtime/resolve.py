@@ -75,6 +75,11 @@ def _loc(rule: dict[str, Any]) -> dict[str, int] | str:
     return {"line": rule["loc"]["line"], "column": rule["loc"]["column"]}
 
 
+def _valid(skipped: list[SkippedAddress]) -> str:
+    """ "valid " when the data held addresses that were all invalid: says which case it is."""
+    return "valid " if skipped else ""
+
+
 def _name(expr: dict[str, Any]) -> str:
     if expr["op"] == "free":
         return f'free "{expr["address"]}"'
@@ -250,6 +255,7 @@ class _Resolver:
             tried.append(
                 {
                     "source": entry["source"],
+                    **({"loc": entry["loc"]} if "loc" in entry else {}),
                     "result": "skipped",
                     "address": bad.text,
                     "reason": f"invalid address: {bad.reason}",
@@ -266,6 +272,7 @@ class _Resolver:
                     tried.append(
                         {
                             "source": entry["source"],
+                            **({"loc": entry["loc"]} if "loc" in entry else {}),
                             "result": "skipped",
                             "address": address,
                             "reason": f"unverified domain {domain}",
@@ -318,12 +325,13 @@ class _Resolver:
             return [address], None, []
         if name == "contact":
             if not relation.emails:
-                return [], f"relation '{relation.id}' has no valid emails", relation.skipped.get("emails", [])
+                skipped = relation.skipped.get("emails", [])
+                return [], f"relation '{relation.id}' has no {_valid(skipped)}emails", skipped
             return list(relation.emails), None, relation.skipped.get("emails", [])
         if name == "dunning":
             skipped = relation.skipped.get("dunning_emails", [])
             if not relation.dunning_emails:
-                return [], f"relation '{relation.id}' has no valid dunning_emails", skipped
+                return [], f"relation '{relation.id}' has no {_valid(skipped)}dunning_emails", skipped
             return list(relation.dunning_emails), None, skipped
         if name == "document.dunning_emails":
             document = self.document
@@ -331,7 +339,7 @@ class _Resolver:
                 return [], "no document given", []
             skipped = document.skipped.get("dunning_emails", [])
             if not document.dunning_emails:
-                return [], f"document '{document.id}' has no valid dunning_emails", skipped
+                return [], f"document '{document.id}' has no {_valid(skipped)}dunning_emails", skipped
             return list(document.dunning_emails), None, skipped
         if name == "recipient":
             return self._recipients()
@@ -342,7 +350,8 @@ class _Resolver:
             if group is None:
                 return [], f"no such client group '{relation.client_group}'", []
             if group.email is None:
-                return [], f"client group '{group.id}' has no valid address", group.skipped.get("email", [])
+                skipped = group.skipped.get("email", [])
+                return [], f"client group '{group.id}' has no {_valid(skipped)}address", skipped
             return [group.email], None, []
         if name in ("from", "reply_to"):
             value = self.resolve(kind, name)

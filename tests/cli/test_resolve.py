@@ -256,3 +256,35 @@ def test_usage_errors_exit_2(files: tuple[str, str], args: list[str], needle: st
     code, _, err = run("resolve", *[a.format(table=table, data=data) for a in args])
     assert code == 2
     assert needle in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--kind", "invoice", "--document", "F2026-0042", "--sender", "jan"],
+        ["--kind", "invoice", "--document", "F2026-0043", "--sender", "pieter"],
+        ["--kind", "reminder", "--document", "F2026-0044"],
+        ["--kind", "task", "--relation", "R003", "--sender", "pieter"],
+        ["--kind", "welcome", "--relation", "R004", "--recipient", "jean.dupuis@gmail.com"],
+        ["--kind", "notification.vat_ok", "--relation", "R001"],
+        ["--kind", "invoice", "--document", "F2026-0045"],
+    ],
+    ids=[
+        "invoice",
+        "invoice-nl-large",
+        "reminder",
+        "task-gmail-sender",
+        "welcome",
+        "notification",
+        "invalid",
+    ],
+)
+def test_explain_the_example(args: list[str], file_snapshot: object) -> None:
+    """`resolve --explain` on the bundled example policy and data, compiled from the .mail file."""
+    policy, data = str(EXAMPLES / "firm-settings.mail"), str(EXAMPLES / "data.yaml")
+    code, out, _ = run("resolve", policy, "--data", data, *args, "--explain")
+    assert code == 0
+    assert out == file_snapshot
