@@ -251,6 +251,53 @@ class _Filled:
     attachment: Attachment | None
 
 
+# A slot whose value starts a URL attribute (MJML writes every attribute as `name="value"`).
+_URL_ATTRIBUTE = re.compile(
+    r"""\b(?:href|src|action|formaction|background|poster|cite|xlink:href)\s*=\s*["']?\Z""", re.IGNORECASE
+)
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+
+
+def _refuse_unsafe_links(body: _Body, values: list[str], envelope: Envelope) -> None:
+    """MessageError when data values start a link with a scheme other than http(s), mailto or tel.
+
+    HTML-escaping does not defuse `javascript:alert(1)` typed into a relation's attributes and
+    filled into `href="{{ ... }}"` (issue 8): the message is refused, naming the placeholder.
+    The start of the attribute is read as browsers do (tabs and line breaks dropped, leading
+    spaces and controls trimmed), across consecutive slots (`{{ a }}{{ b }}`).
+    """
+    previous = ""
+    order = body.order  # literals as text, slots as the index of their value
+    for index, part in enumerate(order):
+        if isinstance(part, str):
+            previous = part
+            continue
+        # Only the literal's end matters; a short tail keeps this cheap on 13 KB of HTML.
+        starts_url = _URL_ATTRIBUTE.search(previous[-64:]) is not None
+        previous = ""
+        if not starts_url:
+            continue
+        lead: list[str] = []
+        for later in order[index:]:
+            if isinstance(later, str):
+                lead.append(re.split(r"[\"'\s>]", later, maxsplit=1)[0])
+                break
+            lead.append(values[later])
+        text = re.sub(r"[\t\n\r]", "", "".join(lead)).lstrip("".join(map(chr, range(0x21))))
+        scheme = _URL_SCHEME.match(text)
+        if scheme is not None and scheme.group(1).lower() not in _SAFE_SCHEMES:
+            slot = body.slots[part]
+            raise MessageError(
+                f"'{slot['path']}' would make a '{scheme.group(1).lower()}:' link in the template; "
+                "only http, https, mailto and tel links are filled in",
+                kind=envelope.kind,
+                relation=envelope.relation,
+                document=envelope.document,
+                loc=slot.get("loc"),
+            )
+
+
 def _fill(table: Any, data: Any, envelope: Envelope) -> _Filled:
     if envelope.template is None:
         text, text_values, html, html_values = _body(_NO_PARTS), [], None, []
@@ -264,8 +311,10 @@ def _fill(table: Any, data: Any, envelope: Envelope) -> _Filled:
         # HTML first: its slots come in template order, so a missing value is reported at the
         # first placeholder of the file that needs it.
         html = _body(entry["html"])
+        raw_html_values = html.values(ctx)
+        _refuse_unsafe_links(html, raw_html_values, envelope)
         # HTML-escaped exactly as `fill_parts(..., html=True)` does, attribute quotes included.
-        html_values = [html_module.escape(v, quote=True) for v in html.values(ctx)]
+        html_values = [html_module.escape(v, quote=True) for v in raw_html_values]
         text = _body(entry["text"])
         text_values = text.values(ctx)
     attachment = _read_attachment(envelope) if envelope.attach is not None else None

@@ -84,9 +84,7 @@ def _quote(text: str) -> str:
 
 
 # Any text without a raw line break (the only thing a string cannot hold), escapes included.
-_string_body = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=20
-)
+_string_body = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=20)
 string = _string_body.map(_quote)
 
 
