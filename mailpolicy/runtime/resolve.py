@@ -75,11 +75,6 @@ def _loc(rule: dict[str, Any]) -> dict[str, int] | str:
     return {"line": rule["loc"]["line"], "column": rule["loc"]["column"]}
 
 
-def _valid(skipped: list[SkippedAddress]) -> str:
-    """ "valid " when the data held addresses that were all invalid: says which case it is."""
-    return "valid " if skipped else ""
-
-
 def _name(expr: dict[str, Any]) -> str:
     if expr["op"] == "free":
         return f'free "{expr["address"]}"'
@@ -326,12 +321,12 @@ class _Resolver:
         if name == "contact":
             if not relation.emails:
                 skipped = relation.skipped.get("emails", [])
-                return [], f"relation '{relation.id}' has no {_valid(skipped)}emails", skipped
+                return [], f"relation '{relation.id}' has no valid emails", skipped
             return list(relation.emails), None, relation.skipped.get("emails", [])
         if name == "dunning":
             skipped = relation.skipped.get("dunning_emails", [])
             if not relation.dunning_emails:
-                return [], f"relation '{relation.id}' has no {_valid(skipped)}dunning_emails", skipped
+                return [], f"relation '{relation.id}' has no valid dunning_emails", skipped
             return list(relation.dunning_emails), None, skipped
         if name == "document.dunning_emails":
             document = self.document
@@ -339,7 +334,7 @@ class _Resolver:
                 return [], "no document given", []
             skipped = document.skipped.get("dunning_emails", [])
             if not document.dunning_emails:
-                return [], f"document '{document.id}' has no {_valid(skipped)}dunning_emails", skipped
+                return [], f"document '{document.id}' has no valid dunning_emails", skipped
             return list(document.dunning_emails), None, skipped
         if name == "recipient":
             return self._recipients()
@@ -351,7 +346,7 @@ class _Resolver:
                 return [], f"no such client group '{relation.client_group}'", []
             if group.email is None:
                 skipped = group.skipped.get("email", [])
-                return [], f"client group '{group.id}' has no {_valid(skipped)}address", skipped
+                return [], f"client group '{group.id}' has no valid address", skipped
             return [group.email], None, []
         if name in ("from", "reply_to"):
             value = self.resolve(kind, name)

@@ -228,7 +228,7 @@ def test_welcome_cascade_functional_then_communication(data: Dataset) -> None:
     assert env.from_address == "noreply@dupont-associes.be"
     assert [e["reason"] for e in env.trace["from"]["tried"][:2]] == [
         "empty role: relation 'R003' has no file_manager",
-        "client group 'silent' has no address",
+        "client group 'silent' has no valid address",
     ]
     env = resolve(
         [], data, firm={"functional": None}, kind="welcome", relation="R003", recipients=["n@example.org"]
@@ -463,7 +463,7 @@ def test_no_to_address_names_kind_relation_and_sources(tmp_path: Path) -> None:
     assert str(info.value) == (
         "no 'to' address for kind 'reminder', relation 'R9' (reminder built-in default); tried: "
         "recipient (no recipient given at send time), document.dunning_emails (no document given), "
-        "dunning (relation 'R9' has no dunning_emails), contact (relation 'R9' has no valid emails)"
+        "dunning (relation 'R9' has no valid dunning_emails), contact (relation 'R9' has no valid emails)"
     )
     assert (info.value.kind, info.value.relation) == ("reminder", "R9")
 
