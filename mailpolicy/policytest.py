@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mailpolicy.runtime.addresses import address_key, split_addresses
+from mailpolicy.runtime.addresses import address_key, on_verified_domain, split_addresses
 from mailpolicy.runtime.data import Dataset, load_data
 from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
 from mailpolicy.runtime.resolve import Envelope, format_trace, resolve_message
@@ -76,6 +76,7 @@ class Alternative:
     rule: str
     leaves: frozenset[tuple[int, int]] = frozenset()  # where its sources stand: matched to the trace
     exercised: bool = False
+    reachable: bool = True  # False after a term that always yields: no case can exercise it
 
 
 @dataclass
@@ -104,14 +105,16 @@ class TestReport:
             status = "PASS" if result.passed else "FAIL"
             out.append(f"{status} {result.case.where}: {result.case.name}")
             out.extend("  " + line for line in result.details)
+        reachable = [a for a in self.alternatives if a.reachable]
         if self.alternatives:
-            used = sum(a.exercised for a in self.alternatives)
-            out.append(f"fallback coverage: {used} of {len(self.alternatives)} `else` alternatives exercised")
+            used = sum(a.exercised for a in reachable)
+            out.append(f"fallback coverage: {used} of {len(reachable)} `else` alternatives exercised")
             for alt in self.alternatives:
-                if not alt.exercised:
-                    out.append(
-                        f"  not exercised: {policy}:{alt.line}:{alt.column}: `{alt.term}` in `{alt.rule}`"
-                    )
+                where = f"{policy}:{alt.line}:{alt.column}: `{alt.term}` in `{alt.rule}`"
+                if not alt.reachable:
+                    out.append(f"  unreachable: {where} (an earlier term always yields)")
+                elif not alt.exercised:
+                    out.append(f"  not exercised: {where}")
         out.append(f"{self.passed} passed, {self.failed} failed")
         return "\n".join(out) + "\n"
 
@@ -371,16 +374,49 @@ def policy_alternatives(table: RuleTable) -> list[Alternative]:
                     target += f"[{rule['lang']}]"
                 text = f"{target} = {_term_text(rule['expr'], nested=False)}"
                 for chain in _else_chains(rule["expr"]):
+                    reachable = True
                     for term in chain["terms"]:
                         locs = list(_leaf_locs(term))
-                        if not locs:
-                            continue
-                        line, column = min(locs)
-                        found.append(
-                            Alternative(line, column, _term_text(term, nested=False), text, frozenset(locs))
-                        )
+                        if locs:
+                            line, column = min(locs)
+                            found.append(
+                                Alternative(
+                                    line,
+                                    column,
+                                    _term_text(term, nested=False),
+                                    text,
+                                    frozenset(locs),
+                                    reachable=reachable,
+                                )
+                            )
+                        reachable = reachable and not _always_yields(term, table.firm, fieldname)
     found.sort(key=lambda a: (a.line, a.column))
     return found
+
+
+def _always_yields(expr: Mapping[str, Any], firm: Mapping[str, Any], fieldname: str) -> bool:
+    """Whether a term yields an address for every message, so the terms after it are never tried.
+
+    In `from` only addresses on a verified domain count, except `platform`, which From never
+    checks (the same reasoning as lint MP601, kept here so the runner needs only the table).
+    """
+    op = expr.get("op")
+    if op in ("else", "union"):
+        children = expr.get("terms", expr.get("items", []))
+        return any(_always_yields(child, firm, fieldname) for child in children)
+    if op == "free":
+        address: str | None = expr.get("address")
+    elif op == "source" and expr.get("name") in ("company", "functional", "communication"):
+        address = firm.get(str(expr["name"]))
+    elif op == "source" and expr.get("name") == "platform":
+        return True
+    elif op == "source" and expr.get("name") == "reply_to":
+        return fieldname != "from"  # Reply-To is never empty, but need not be on a verified domain
+    else:
+        return False
+    if not address:
+        return False
+    return fieldname != "from" or on_verified_domain(address, firm.get("verified_domains", []))
 
 
 def _used_locs(trace: Mapping[str, Any]) -> Iterator[tuple[int, int]]:

@@ -237,3 +237,50 @@ def test_missing_cases_file_is_a_usage_error(table_path: Path, tmp_path: Path) -
     code, _, err = run("test", str(table_path), str(tmp_path / "none.yaml"))
     assert code == 2
     assert err == f"error: no such cases file: {tmp_path / 'none.yaml'}\n"
+
+
+def test_example_cases_pass_and_cover_every_reachable_fallback(example_policy: Path) -> None:
+    cases = example_policy.parent / "firm-settings.cases.yaml"
+    code, out, err = run("test", str(example_policy), str(cases))
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[0] == "fallback coverage: 17 of 17 `else` alternatives exercised"
+    assert not [line for line in lines if "not exercised" in line]
+    # `communication` after `functional` (which this firm has) can never be reached: said, not counted.
+    assert [line.split(": `")[1] for line in lines if line.startswith("  unreachable:")] == [
+        "communication` in `welcome.from = file_manager else client_group else functional "
+        "else communication` (an earlier term always yields)",
+        "communication` in `notification.to = file_manager else client_group else functional "
+        "else communication` (an earlier term always yields)",
+    ]
+    assert lines[-1] == "24 passed, 0 failed"
+
+
+def test_terms_after_one_that_always_yields_are_unreachable(tmp_path: Path) -> None:
+    rules = [
+        Rule("cc", else_(role("partner", 30), free("a@dupont-associes.be", 31), src("sender", 32))),
+        # In From, a free address off the verified domains may yield nothing: `sender` stays reachable.
+        Rule(
+            "from", else_(free("x@gmail.com", 33), src("sender", 34), src("platform", 35), src("company", 36))
+        ),
+    ]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(make_table(rules)), encoding="utf-8")
+    write_data(tmp_path)
+    cases = write(
+        tmp_path, "data: data.yaml\ncases:\n  - {name: a, kind: task, relation: R001, expect: {cc: []}}\n"
+    )
+    code, out, _ = run("test", str(path), cases)
+    assert code == 1
+    coverage = [
+        line.split(": `")[0].strip() for line in out.splitlines() if line.startswith(("  not", "  unr"))
+    ]
+    # partner and platform yielded for this automated task; `company` after `platform` is dead.
+    assert coverage == [
+        f"not exercised: {path}:31:1",
+        f"unreachable: {path}:32:1",
+        f"not exercised: {path}:33:1",
+        f"not exercised: {path}:34:1",
+        f"unreachable: {path}:36:1",
+    ]
+    assert "fallback coverage: 2 of 5 `else` alternatives exercised" in out
