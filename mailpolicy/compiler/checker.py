@@ -9,6 +9,7 @@ the table and out of later checks, so one mistake gives one diagnostic, not a ca
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ def _start(span: Span) -> Span:
     return Span(span.path, span.line, span.column)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_address(address: str) -> str:
     """A bare address checked with email-validator and normalised (domain lower-cased); ValueError."""
     from email_validator import EmailNotValidError, validate_email

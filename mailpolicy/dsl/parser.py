@@ -1,8 +1,9 @@
 """Parse policy text into the typed AST of `mailpolicy.dsl.ast`, with syntax errors as diagnostics.
 
 Lark's LALR parser does the parsing (Earley is 20-30x slower on policies); a small post-lexer makes
-newlines statement terminators except inside ( ) and [ ]; a non-recursive transformer builds the
-AST so that any nesting depth parses without hitting Python's recursion limit. Syntax errors are
+newlines statement terminators except inside ( ) and [ ]; the AST is built by callbacks that run
+inside the parser as it reduces, so no parse tree is built and any nesting depth parses without
+hitting Python's recursion limit. Syntax errors are
 put into words a consultant understands ("expected an address source after 'else'").
 
 Input limits (each a diagnostic, never an exception): the file must be UTF-8 (MP005), hold no NUL
@@ -11,12 +12,13 @@ character (MP006) and be at most `MAX_POLICY_BYTES` long (MP007).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from mailpolicy.diagnostics import Diagnostic, DiagnosticError, Span
@@ -70,7 +72,7 @@ def _lark() -> Lark:
         rel_to=__file__,
         parser="lalr",
         lexer="basic",
-        propagate_positions=True,
+        transformer=_Builder(),
         maybe_placeholders=False,
         postlex=_NewlinePostLexer(),
         cache=True,
@@ -169,146 +171,172 @@ def _nodes(children: list[Any]) -> list[Any]:
     return [c for c in children if not isinstance(c, Token)]
 
 
-@v_args(meta=True)
-class _Builder(Transformer_NonRecursive):
-    """Tree → AST, bottom-up and without recursion."""
+# The file being parsed, for the spans the builder creates. The builder runs inside Lark's parser
+# (one cached instance for every file), so the path travels in a context variable.
+_CURRENT_PATH: contextvars.ContextVar[str] = contextvars.ContextVar("mailpolicy_policy_path", default="")
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self._file = path
 
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(self._file, 1, 1)
-        return Span(self._file, meta.line, meta.column, meta.end_line, meta.end_column)
+def _first_pos(item: Any) -> tuple[int, int] | None:
+    if isinstance(item, Token):
+        return item.line or 1, item.column or 1
+    span = getattr(item, "span", None)
+    if span is not None:
+        return span.line, span.column
+    if isinstance(item, tuple):
+        return _first_pos(item[-1])
+    return None
+
+
+def _last_pos(item: Any) -> tuple[int, int] | None:
+    if isinstance(item, Token):
+        return item.end_line or 1, item.end_column or 1
+    span = getattr(item, "span", None)
+    if span is not None:
+        return span.end_line or span.line, span.end_column or span.column
+    if isinstance(item, tuple):
+        return _last_pos(item[-1])
+    return None
+
+
+def _cover(children: list[Any]) -> Span:
+    """The span from the first child's start to the last child's end (what Lark's
+    propagate_positions computes, done here because the builder runs inside the parser)."""
+    path = _CURRENT_PATH.get()
+    start = next((p for c in children if (p := _first_pos(c)) is not None), (1, 1))
+    end = next((p for c in reversed(children) if (p := _last_pos(c)) is not None), start)
+    return Span(path, start[0], start[1], end[0], end[1])
+
+
+class _Builder(Transformer):
+    """Parse-tree callbacks that build the AST bottom-up while Lark's LALR parser reduces.
+
+    Running inside the parser means no parse tree is built and nothing recurses, whatever the
+    nesting depth of the input.
+    """
 
     # names and literals
-    def dotted(self, meta: Any, children: list[Token]) -> ast.Name:
+    def dotted(self, children: list[Token]) -> ast.Name:
+        path = _CURRENT_PATH.get()
         words = [t for t in children if t.type != "DOT"]
         return ast.Name(
-            self._span(meta), tuple(str(t) for t in words), tuple(_tok_span(self._file, t) for t in words)
+            _cover(children), tuple(str(t) for t in words), tuple(_tok_span(path, t) for t in words)
         )
 
-    def string(self, meta: Any, children: list[Token]) -> ast.StringLit:
-        return _decode_string(self._file, children[0])
+    def string(self, children: list[Token]) -> ast.StringLit:
+        return _decode_string(_CURRENT_PATH.get(), children[0])
 
-    def number(self, meta: Any, children: list[Token]) -> ast.NumberLit:
+    def number(self, children: list[Token]) -> ast.NumberLit:
         text = str(children[0])
         value: int | float = float(text) if "." in text else int(text)
-        return ast.NumberLit(self._span(meta), value)
+        return ast.NumberLit(_cover(children), value)
 
-    def true(self, meta: Any, children: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(self._span(meta), True)
+    def true(self, children: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(_cover(children), True)
 
-    def false(self, meta: Any, children: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(self._span(meta), False)
+    def false(self, children: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(_cover(children), False)
 
-    def list_lit(self, meta: Any, children: list[Any]) -> ast.ListLit:
+    def list_lit(self, children: list[Any]) -> ast.ListLit:
         items = _nodes(children)
-        return ast.ListLit(self._span(meta), items, _depth(*items))
+        return ast.ListLit(_cover(children), items, _depth(*items))
 
     # address expressions
-    def source(self, meta: Any, children: list[Any]) -> ast.SourceRef:
-        return ast.SourceRef(self._span(meta), children[0])
+    def source(self, children: list[Any]) -> ast.SourceRef:
+        return ast.SourceRef(_cover(children), children[0])
 
-    def free(self, meta: Any, children: list[Token]) -> ast.FreeAddress:
-        return ast.FreeAddress(self._span(meta), _decode_string(self._file, children[1]))
+    def free(self, children: list[Token]) -> ast.FreeAddress:
+        return ast.FreeAddress(_cover(children), _decode_string(_CURRENT_PATH.get(), children[1]))
 
-    def text(self, meta: Any, children: list[Token]) -> ast.TextTerm:
-        return ast.TextTerm(self._span(meta), _decode_string(self._file, children[0]))
+    def text(self, children: list[Token]) -> ast.TextTerm:
+        return ast.TextTerm(_cover(children), _decode_string(_CURRENT_PATH.get(), children[0]))
 
-    def group(self, meta: Any, children: list[Any]) -> ast.Group:
+    def group(self, children: list[Any]) -> ast.Group:
         inner = _nodes(children)[0]
-        return ast.Group(self._span(meta), inner, _depth(inner))
+        return ast.Group(_cover(children), inner, _depth(inner))
 
-    def else_chain(self, meta: Any, children: list[Any]) -> Any:
+    def else_chain(self, children: list[Any]) -> Any:
         terms = _nodes(children)
-        if len(terms) == 1:
-            return terms[0]
-        return ast.Else(self._span(meta), terms, _depth(*terms))
+        return ast.Else(_cover(children), terms, _depth(*terms))
 
-    def union(self, meta: Any, children: list[Any]) -> Any:
+    def union(self, children: list[Any]) -> Any:
         items = _nodes(children)
-        if len(items) == 1:
-            return items[0]
-        return ast.Union_(self._span(meta), items, _depth(*items))
+        return ast.Union_(_cover(children), items, _depth(*items))
 
     # conditions
-    def path(self, meta: Any, children: list[Any]) -> ast.PathRef:
-        return ast.PathRef(self._span(meta), children[0])
+    def path(self, children: list[Any]) -> ast.PathRef:
+        return ast.PathRef(_cover(children), children[0])
 
-    def or_cond(self, meta: Any, children: list[Any]) -> Any:
+    def or_cond(self, children: list[Any]) -> Any:
         args = _nodes(children)
-        return args[0] if len(args) == 1 else ast.Or(self._span(meta), args, _depth(*args))
+        return ast.Or(_cover(children), args, _depth(*args))
 
-    def and_cond(self, meta: Any, children: list[Any]) -> Any:
+    def and_cond(self, children: list[Any]) -> Any:
         args = _nodes(children)
-        return args[0] if len(args) == 1 else ast.And(self._span(meta), args, _depth(*args))
+        return ast.And(_cover(children), args, _depth(*args))
 
-    def not_cond(self, meta: Any, children: list[Any]) -> ast.Not:
+    def not_cond(self, children: list[Any]) -> ast.Not:
         arg = _nodes(children)[0]
-        return ast.Not(self._span(meta), arg, _depth(arg))
+        return ast.Not(_cover(children), arg, _depth(arg))
 
-    def comp_op(self, meta: Any, children: list[Token]) -> tuple[str, Span]:
-        return " ".join(str(t) for t in children), self._span(meta)
+    def comp_op(self, children: list[Token]) -> tuple[str, Span]:
+        return " ".join(str(t) for t in children), _cover(children)
 
-    def compare(self, meta: Any, children: list[Any]) -> Any:
-        if len(children) == 1:
-            return children[0]
+    def compare(self, children: list[Any]) -> Any:
         left, (op, op_span), right = children
-        return ast.Compare(self._span(meta), op, left, right, op_span, _depth(left, right))
+        return ast.Compare(_cover([left, right]), op, left, right, op_span, _depth(left, right))
 
-    def cond_group(self, meta: Any, children: list[Any]) -> ast.CondGroup:
+    def cond_group(self, children: list[Any]) -> ast.CondGroup:
         inner = _nodes(children)[0]
-        return ast.CondGroup(self._span(meta), inner, _depth(inner))
+        return ast.CondGroup(_cover(children), inner, _depth(inner))
 
     # statements
-    def setting(self, meta: Any, children: list[Any]) -> ast.Setting:
+    def setting(self, children: list[Any]) -> ast.Setting:
         name, _eq, value = children
-        return ast.Setting(self._span(meta), str(name), _tok_span(self._file, name), value)
+        return ast.Setting(_cover(children), str(name), _tok_span(_CURRENT_PATH.get(), name), value)
 
-    def setting_word(self, meta: Any, children: list[Any]) -> ast.Word:
-        return ast.Word(self._span(meta), children[0])
+    def setting_word(self, children: list[Any]) -> ast.Word:
+        return ast.Word(_cover(children), children[0])
 
-    def env_ref(self, meta: Any, children: list[Token]) -> ast.EnvRef:
-        return ast.EnvRef(self._span(meta), _decode_string(self._file, children[1]))
+    def env_ref(self, children: list[Token]) -> ast.EnvRef:
+        return ast.EnvRef(_cover(children), _decode_string(_CURRENT_PATH.get(), children[1]))
 
-    def block(self, meta: Any, children: list[Any]) -> list[ast.Setting]:
-        return _nodes(children)
+    def block(self, children: list[Any]) -> tuple[list[ast.Setting], Token]:
+        # The closing brace travels along so that the declaration's span ends there.
+        return _nodes(children), children[-1]
 
-    def firm_decl(self, meta: Any, children: list[Any]) -> ast.FirmDecl:
-        return ast.FirmDecl(self._span(meta), children[1])
+    def firm_decl(self, children: list[Any]) -> ast.FirmDecl:
+        return ast.FirmDecl(_cover(children), children[1][0])
 
-    def role_decl(self, meta: Any, children: list[Any]) -> ast.RoleDecl:
-        return ast.RoleDecl(self._span(meta), children[1])
+    def role_decl(self, children: list[Any]) -> ast.RoleDecl:
+        return ast.RoleDecl(_cover(children), children[1])
 
-    def kind_decl(self, meta: Any, children: list[Any]) -> ast.KindDecl:
+    def kind_decl(self, children: list[Any]) -> ast.KindDecl:
         names = _nodes(children)
-        return ast.KindDecl(self._span(meta), names[0], names[1] if len(names) > 1 else None)
+        return ast.KindDecl(_cover(children), names[0], names[1] if len(names) > 1 else None)
 
-    def audience_decl(self, meta: Any, children: list[Any]) -> ast.AudienceDecl:
-        return ast.AudienceDecl(self._span(meta), children[1], children[3])
+    def audience_decl(self, children: list[Any]) -> ast.AudienceDecl:
+        return ast.AudienceDecl(_cover(children), children[1], children[3])
 
-    def smtp_decl(self, meta: Any, children: list[Any]) -> ast.SmtpDecl:
-        nodes = _nodes(children)
+    def smtp_decl(self, children: list[Any]) -> ast.SmtpDecl:
+        nodes = [c for c in children if not isinstance(c, Token)]
         if len(nodes) == 3:
-            return ast.SmtpDecl(self._span(meta), nodes[0], nodes[1], nodes[2])
-        return ast.SmtpDecl(self._span(meta), None, None, nodes[0])
+            return ast.SmtpDecl(_cover(children), nodes[0], nodes[1], nodes[2][0])
+        return ast.SmtpDecl(_cover(children), None, None, nodes[0][0])
 
-    def lang(self, meta: Any, children: list[Any]) -> ast.Name:
+    def lang(self, children: list[Any]) -> ast.Name:
         name: ast.Name = _nodes(children)[0]
         return name
 
-    def rule(self, meta: Any, children: list[Any]) -> ast.Rule:
+    def rule(self, children: list[Any]) -> ast.Rule:
         target = children[0]
         rest = children[1:]
         lang = rest.pop(0) if isinstance(rest[0], ast.Name) else None
         # rest: EQ, expr, [WHEN, condition]
         expr = rest[1]
         when = rest[3] if len(rest) > 3 else None
-        return ast.Rule(self._span(meta), target, lang, expr, when)
+        return ast.Rule(_cover(children), target, lang, expr, when)
 
-    def start(self, meta: Any, children: list[Any]) -> list[Any]:
+    def start(self, children: list[Any]) -> list[Any]:
         return _nodes(children)
 
 
@@ -543,9 +571,11 @@ def parse_policy(text: str, path: str) -> ast.Policy:
                 )
             ]
         )
+    token = _CURRENT_PATH.set(path)
     try:
-        tree = _lark().parse(text)
+        statements: list[ast.Statement] = _lark().parse(text)  # type: ignore[assignment]
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(text, path, exc)]) from None
-    statements = _Builder(path).transform(tree)
+    finally:
+        _CURRENT_PATH.reset(token)
     return ast.Policy(path=path, statements=statements, comments=_comments(text, path), source=text)
