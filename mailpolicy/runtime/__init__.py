@@ -11,8 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mailpolicy.runtime.batch import SelectionError, plan_messages
     from mailpolicy.runtime.data import Dataset, load_data
     from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped, TableError
+    from mailpolicy.runtime.message import (
+        ComposedMessage,
+        build_email_message,
+        compose_message,
+        render_message,
+    )
     from mailpolicy.runtime.resolve import Envelope, format_trace, resolve_message
     from mailpolicy.runtime.table import RuleTable, load_table
 
@@ -29,19 +36,31 @@ _EXPORTS = {
     "DataError": "errors",
     "MessageError": "errors",
     "MessageSkipped": "errors",
+    "compose_message": "message",
+    "build_email_message": "message",
+    "render_message": "message",
+    "ComposedMessage": "message",
+    "plan_messages": "batch",
+    "SelectionError": "batch",
 }
 
 __all__ = [
+    "ComposedMessage",
     "DataError",
     "Dataset",
     "Envelope",
     "MessageError",
     "MessageSkipped",
     "RuleTable",
+    "SelectionError",
     "TableError",
+    "build_email_message",
+    "compose_message",
     "format_trace",
     "load_data",
     "load_table",
+    "plan_messages",
+    "render_message",
     "resolve_message",
 ]
 
