@@ -43,7 +43,9 @@ class PreviewState:
         self._boot = secrets.token_hex(4)
         self._count = 0
         self.snapshot = load_snapshot(self.policy, self.data, selection, self._next_version())
-        self._listeners: set[asyncio.Queue[str]] = set()
+        self._listeners: set[asyncio.Queue[str | None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
 
     def _next_version(self) -> str:
         self._count += 1
@@ -58,15 +60,25 @@ class PreviewState:
             queue.put_nowait(snap.version)
         return snap
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        """A queue that receives the new version after every reload."""
-        queue: asyncio.Queue[str] = asyncio.Queue()
+    def subscribe(self) -> asyncio.Queue[str | None]:
+        """A queue that receives the new version after every reload, and None when the server stops."""
+        self._loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._listeners.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
         """Stop sending versions to QUEUE (its page went away)."""
         self._listeners.discard(queue)
+
+    def close_streams(self) -> None:
+        """End every event stream (from any thread), so that stopping the server does not wait on them."""
+        self.closing = True  # a page reconnecting while the server stops gets no stream
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for queue in list(self._listeners):
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     def watched_dirs(self) -> list[Path]:
         """The folders to watch: the policy's (templates live under it) and the data file's."""
@@ -194,9 +206,10 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return page(pages.source_page(snap, name, text, line))
 
     async def events(request: Request) -> Response:
-        queue = state.subscribe()
-
         async def stream() -> AsyncIterator[str]:
+            if state.closing:
+                return
+            queue = state.subscribe()
             try:
                 # The current version first: a page rendered before a reload it missed sees
                 # a different version and reloads at once.
@@ -207,6 +220,8 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
+                    if version is None:
+                        return
                     yield f"event: version\ndata: {version}\n\n"
             finally:
                 state.unsubscribe(queue)

@@ -132,7 +132,9 @@ def _card(snap: Snapshot, entry: Entry) -> str:
     if entry.error is not None:
         cls = "skipped" if entry.skipped else "failed"
         label = "skipped" if entry.skipped else "failed"
-        body = f'<p class="error"><b>{label}:</b> {esc(entry.error)}</p>'
+        loc = getattr(entry.error, "loc", None)
+        where = f" ({source_link(snap, loc)})" if isinstance(loc, dict) else ""
+        body = f'<p class="error"><b>{label}:</b> {esc(entry.error)}{where}</p>'
         return f'<li class="card {cls}">{head}{body}</li>'
     body = (
         f'<dl><dt>Subject</dt><dd class="subject">{esc(env.subject) or "<i>(empty)</i>"}</dd>'
@@ -193,8 +195,8 @@ def problems_page(snap: Snapshot) -> str:
     items = "".join(_diagnostic(snap, d) for d in snap.problems + snap.diagnostics)
     count = len(snap.problems)
     body = (
-        f'<h1 class="problems-title">{count} error{"s" if count != 1 else ""} '
-        "stop the preview</h1>"
+        f'<h1 class="problems-title">{count} error{"s stop" if count != 1 else " stops"} '
+        "the preview</h1>"
         "<p>Fix the file and save it: this page reloads by itself.</p>"
         f'<div id="diagnostics">{items}</div>'
     )
@@ -211,7 +213,7 @@ def _diagnostic(snap: Snapshot, diag: Diagnostic) -> str:
         excerpt = _excerpt(snap, diag)
     helps = "".join(f'<p class="help">help: {esc(h)}</p>' for h in diag.help)
     return (
-        f'<section class="diagnostic {attr(diag.severity)}">'
+        f'<section class="diagnostic sev-{attr(diag.severity)}">'
         f'<p class="message">{where}<b>{esc(diag.severity)}[{esc(diag.code)}]</b>: {esc(diag.message)}</p>'
         f"{excerpt}{helps}</section>"
     )

@@ -9,6 +9,7 @@ import threading
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -44,6 +45,19 @@ def can_open_browser() -> bool:
     return True
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the live-reload streams first when asked to stop (Ctrl-C)."""
+
+    def __init__(self, config: uvicorn.Config, state: PreviewState) -> None:
+        super().__init__(config)
+        self.state = state
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """Close the event streams, then let uvicorn shut down as usual."""
+        self.state.close_streams()
+        super().handle_exit(sig, frame)
+
+
 class PreviewServer:
     """A configured preview server; `run()` blocks, `start()` serves from a background thread."""
 
@@ -59,7 +73,7 @@ class PreviewServer:
             # Open live-reload streams would otherwise hold Ctrl-C for the default wait.
             timeout_graceful_shutdown=1,
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config, self.state)
         self._thread: threading.Thread | None = None
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
@@ -84,6 +98,7 @@ class PreviewServer:
 
     def stop(self) -> None:
         """Stop a server started with `start()`."""
+        self.state.close_streams()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)

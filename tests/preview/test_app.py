@@ -218,7 +218,7 @@ def test_broken_policy_shows_its_diagnostics(workspace: Path) -> None:
     client = make_client(policy, workspace / "data.yaml")
     for url in ("/", INVOICE):
         html = client.get(url).text
-        assert '<h1 class="problems-title">1 error stop the preview</h1>' in html
+        assert '<h1 class="problems-title">1 error stops the preview</h1>' in html
         assert (
             f"firm-settings.mail:{line}:15</a>: <b>error[MP103]</b>: unknown address source 'responsibel'"
             in html
