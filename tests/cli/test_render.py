@@ -201,3 +201,19 @@ def test_progress_on_large_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "... 4 messages",
         "... 6 messages",
     ]
+
+
+def test_render_from_a_compiled_table(tmp_path: Path) -> None:
+    """A sending service renders from the compiled JSON table: same message as from the policy."""
+    table = tmp_path / "table.json"
+    compiled = CliRunner().invoke(cli, ["compile", POLICY, "-o", str(table)])
+    assert compiled.exit_code == 0, compiled.output
+    result = render(str(table), "--data", DATA, "--document", "F2026-0042", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    raw = (tmp_path / "out" / "R001_F2026-0042.eml").read_bytes().decode("ascii").replace("\r\n", "\n")
+    expected = (
+        SNAPSHOTS / "test_example_messages_snapshot[invoices][invoices-R001_F2026-0042].eml"
+    ).read_text()
+    # The snapshot was sent by jan; this run has no sender, so From, Bcc and the From name differ.
+    body = raw[raw.index("\n\n") :]
+    assert without_date_and_id(body) == without_date_and_id(expected[expected.index("\n\n") :])

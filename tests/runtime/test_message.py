@@ -261,6 +261,13 @@ def test_international_domain_goes_out_in_idna(table: RuleTable) -> None:
     assert str(parse(composed.data)["To"]) == "compta@xn--bcher-kva.example"
 
 
+def test_non_ascii_local_part_fails_the_message(table: RuleTable) -> None:
+    data = dataset()
+    with pytest.raises(MessageError) as info:
+        compose(table, data, envelope(data, attach=None, to=["zoë@cafe.be"]))
+    assert info.value.message == "address 'zoë@cafe.be' has a non-ASCII local part (needs SMTPUTF8)"
+
+
 def test_missing_value_fails_the_message_naming_the_path(table: RuleTable) -> None:
     data = dataset()
     env = envelope(data, document=None, attach=None)
