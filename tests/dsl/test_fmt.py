@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailpolicy.compiler import compile_text
 from mailpolicy.diagnostics import DiagnosticError
 from mailpolicy.dsl.fmt import format_policy, unified_diff
 from mailpolicy.dsl.parser import parse_policy
@@ -67,6 +69,25 @@ reminder.to = (recipient else document.dunning_emails
 """
 
 
+def without_positions(value: object) -> object:
+    """A rule table with every source position taken out (a kind's `declared` kept as a flag)."""
+    if isinstance(value, dict):
+        return {
+            k: (v is not None if k == "declared" else without_positions(v))
+            for k, v in value.items()
+            if k != "loc"
+        }
+    if isinstance(value, list):
+        return [without_positions(v) for v in value]
+    return value
+
+
+def meaning(text: str, folder: Path) -> tuple[object, list[str]]:
+    """What a policy compiles to, apart from source positions: the table and the diagnostic codes."""
+    result = compile_text(text, "p.mail", policy_dir=folder)
+    return without_positions(result.table), sorted(d.code for d in result.diagnostics)
+
+
 def comments(text: str) -> list[str]:
     """Every comment of a policy, in order, as the parser sees them."""
     return [c.text for c in parse_policy(text, "p.mail").comments]
@@ -78,6 +99,19 @@ def test_messy_policy_gets_the_canonical_layout() -> None:
 
 def test_canonical_layout_is_a_fixed_point() -> None:
     assert format_policy(CANONICAL) == CANONICAL
+
+
+def test_formatting_the_example_keeps_its_compiled_table(example_policy: Path) -> None:
+    original = example_policy.read_text(encoding="utf-8")
+    formatted = format_policy(original)
+    table, codes = meaning(formatted, example_policy.parent)
+    assert table is not None
+    assert (table, codes) == meaning(original, example_policy.parent)
+    assert format_policy(formatted) == formatted
+
+
+def test_messy_policy_compiles_to_the_same_table(tmp_path: Path) -> None:
+    assert meaning(format_policy(MESSY), tmp_path) == meaning(MESSY, tmp_path)
 
 
 def test_every_comment_is_kept_in_order() -> None:
@@ -150,7 +184,6 @@ TARGETS = [
     "reminder.to",
     "notification.failed_task.to",
 ]
-PATHS = ["document.amount", "relation.family", "relation.accepts_promotional", "relation.attributes.size"]
 
 
 @st.composite
@@ -174,58 +207,87 @@ def address_expr(draw: st.DrawFn, depth: int = 0) -> str:
 
 
 @st.composite
+def comparison(draw: st.DrawFn) -> str:
+    """One well-typed comparison (so that most generated policies compile), in random layout."""
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        op = draw(st.sampled_from([">=", "<", "==", "!="]))
+        return f"document.amount{draw(SPACE)}{op}{draw(SPACE)}{draw(st.integers(-5, 9))}"
+    if kind == 1:
+        sep = draw(st.sampled_from([", ", ",", ",\n  "]))
+        op = draw(st.sampled_from(["in", "not in"]))
+        return f'relation.family{draw(GAP)}{op}{draw(GAP)}["a"{sep}"b"]'
+    if kind == 2:
+        return f"not{draw(GAP)}relation.accepts_promotional"
+    if kind == 3:
+        return f'relation.attributes.size{draw(SPACE)}=={draw(SPACE)}"x"'
+    return f"({draw(SPACE)}relation.accepts_promotional{draw(SPACE)})"
+
+
+@st.composite
 def condition(draw: st.DrawFn) -> str:
-    """A condition: comparisons, lists (maybe broken over lines), `not`, `and`, `or`."""
-    parts = []
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(PATHS))
-        kind = draw(st.integers(0, 3))
-        if kind == 0:
-            op = draw(st.sampled_from([">=", "<", "==", "!="]))
-            cmp = f"{path}{draw(SPACE)}{op}{draw(SPACE)}{draw(st.integers(-5, 9))}"
-        elif kind == 1:
-            sep = draw(st.sampled_from([", ", ",", ",\n  "]))
-            cmp = f'{path}{draw(GAP)}{draw(st.sampled_from(["in", "not in"]))}{draw(GAP)}["a"{sep}"b"]'
-        elif kind == 2:
-            cmp = f"not{draw(GAP)}{path}"
-        else:
-            cmp = f"({draw(SPACE)}{path}{draw(SPACE)})"
-        parts.append(cmp)
+    """A condition: comparisons joined by `and` / `or`."""
+    parts = [draw(comparison()) for _ in range(draw(st.integers(1, 3)))]
     return f"{draw(GAP)}{draw(st.sampled_from(['and', 'or']))}{draw(GAP)}".join(parts)
 
 
 @st.composite
-def statement(draw: st.DrawFn) -> str:
+def firm_block(draw: st.DrawFn) -> str:
+    """A complete firm block; the last setting sometimes ends with the `}`."""
+    domains = draw(st.sampled_from(['["firm.be"]', '[ "firm.be" ,\n "x.be" ]', '["firm.be",]']))
+    settings_ = [
+        f'name{draw(SPACE)}={draw(SPACE)}"F {{{{x}}}}"',
+        'company = "c@firm.be"',
+        f'platform{draw(SPACE)}={draw(SPACE)}"p@mailer.example"',
+        f"verified_domains = {domains}",
+    ]
+    body = "\n".join(draw(SPACE) + line for line in settings_)
+    end = draw(st.sampled_from([" }", "\n}", "\n\n}"]))
+    return f"firm{draw(GAP)}{{\n{body}{end}"
+
+
+@st.composite
+def statement(draw: st.DrawFn, used: set[str], declared: set[str]) -> str:
     """One statement line (or a block), with an optional trailing comment."""
     kind = draw(st.integers(0, 9))
     lead = draw(st.sampled_from(["", " ", "\t"]))
-    if kind == 0:
-        name = f'name{draw(SPACE)}={draw(SPACE)}"F {{{{x}}}}"'
-        body = f'firm{draw(GAP)}{{\n  {name}\n{draw(SPACE)}company = "c@firm.be" }}'
-    elif kind == 1:
-        body = f"role{draw(GAP)}{draw(st.sampled_from(['auditor', 'tax_advisor']))}"
-    elif kind == 2:
+    if kind == 1 and "role" not in declared:
+        declared.add("role")
+        body = f"role{draw(GAP)}auditor"
+    elif kind == 2 and "kind" not in declared:
+        declared.add("kind")
         body = f"kind{draw(GAP)}credit_note{draw(GAP)}extends{draw(GAP)}invoice"
-    elif kind == 3:
+    elif kind == 3 and "audience" not in declared:
+        declared.add("audience")
         body = f"audience{draw(GAP)}promo{draw(SPACE)}={draw(SPACE)}{draw(condition())}"
     elif kind == 4:
-        lang = draw(st.sampled_from(["", "[nl]", "[ fr ]"]))
-        body = f'invoice.subject{lang}{draw(SPACE)}={draw(SPACE)}"F {{{{document.number|long}}}} {{{{ x }}}}"'
-    else:
+        target = f"invoice.subject{draw(st.sampled_from(['', '[nl]', '[ fr ]']))}"
         when = ""
-        if draw(st.booleans()):
+        if target.replace(" ", "") in used:
             when = f"{draw(GAP)}when{draw(GAP)}{draw(condition())}"
-        body = f"{draw(st.sampled_from(TARGETS))}{draw(SPACE)}={draw(SPACE)}{draw(address_expr())}{when}"
+        used.add(target.replace(" ", ""))
+        value = '"F {{document.number}} {{ document.date|long }}"'
+        body = f"{target}{draw(SPACE)}={draw(SPACE)}{value}{when}"
+    else:
+        target = draw(st.sampled_from(TARGETS))
+        when = ""
+        if target in used or draw(st.booleans()):
+            when = f"{draw(GAP)}when{draw(GAP)}{draw(condition())}"
+        else:
+            used.add(target)
+        body = f"{target}{draw(SPACE)}={draw(SPACE)}{draw(address_expr())}{when}"
     comment = draw(COMMENT)
     return lead + body + (f"{draw(GAP)}{comment}" if comment else "")
 
 
 @st.composite
 def policy(draw: st.DrawFn) -> str:
-    """A syntactically valid policy with random layout, comments and blank lines."""
-    lines = []
+    """A syntactically valid policy (most of them compile) with random layout, comments and blank lines."""
+    lines = [draw(firm_block())] if draw(st.integers(0, 9)) else []
+    used: set[str] = set()
+    declared: set[str] = set()
     for _ in range(draw(st.integers(0, 8))):
-        lines.append(draw(statement()))
+        lines.append(draw(statement(used, declared)))
         lines.extend([""] * draw(st.integers(0, 2)))
         if draw(st.integers(0, 4)) == 0:
             lines.append(draw(st.sampled_from(["# note", "  #indented", "# a = b"])))
@@ -249,9 +311,13 @@ def tokens(text: str) -> list[str]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy())
-def test_formatting_is_idempotent_and_keeps_tokens_and_comments(text: str) -> None:
+def test_formatting_is_idempotent_and_keeps_tokens_comments_and_meaning(text: str) -> None:
     parse_policy(text, "gen.mail")  # the generator makes valid policies only
     once = format_policy(text)
     assert format_policy(once) == once
     assert tokens(once) == tokens(text)
     assert comments(once) == [c.rstrip() for c in comments(text)]
+    # Generated policies may not compile (an undeclared role, a duplicate rule): then the same
+    # diagnostics must come out; when they do, the same table.
+    folder = Path(__file__).parent
+    assert meaning(once, folder) == meaning(text, folder)
