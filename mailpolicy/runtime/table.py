@@ -75,6 +75,46 @@ def _validate(raw: dict[str, Any], name: str) -> None:
         raise TableError(f"{name}: not a valid rule table at {where}: {error.message}")
 
 
+def _free_addresses(expr: Any) -> Iterator[str]:
+    if isinstance(expr, dict):
+        if expr.get("op") == "free":
+            yield expr.get("address", "")
+        for key in ("terms", "items"):
+            for item in expr.get(key) or []:
+                yield from _free_addresses(item)
+
+
+def _check_addresses(table: RuleTable, name: str) -> None:
+    """Every address the table itself puts in headers is one valid address; firm ones normalised.
+
+    The compiler guarantees validity; checking again costs little and keeps a hand-edited or
+    tampered table from smuggling a second address or a line break into a header.
+    """
+    from mailpolicy.runtime.addresses import InvalidAddress, check_address
+
+    for key in ("company", "functional", "communication", "platform"):
+        address = table.firm.get(key)
+        if address is None and key in ("functional", "communication"):
+            continue
+        try:
+            table.firm[key] = check_address(str(address))
+        except InvalidAddress as exc:
+            raise TableError(
+                f"{name}: not a valid rule table: firm.{key}: {address!r} is not a valid address ({exc})"
+            ) from None
+    for kind, fields in table.rules.items():
+        for field_name, rules in fields.items():
+            for rule in rules:
+                for address in _free_addresses(rule.get("expr")):
+                    try:
+                        check_address(address)
+                    except InvalidAddress as exc:
+                        raise TableError(
+                            f"{name}: not a valid rule table: rules.{kind}.{field_name}: "
+                            f"{address!r} is not a valid address ({exc})"
+                        ) from None
+
+
 def load_table(source: str | Path | Mapping[str, Any]) -> RuleTable:
     """A RuleTable from a JSON file path or an already-parsed dict; TableError when it is not one.
 
@@ -123,6 +163,7 @@ def load_table(source: str | Path | Mapping[str, Any]) -> RuleTable:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TableError(f"{name}: not a valid rule table: missing or malformed {exc}") from None
+    _check_addresses(table, name)
     if "general" not in table.kinds:
         raise TableError(f"{name}: not a valid rule table: kind 'general' is missing")
     for kind in table.kinds:

@@ -75,3 +75,28 @@ def test_hand_written_tables_are_schema_valid_and_broken_ones_are_not() -> None:
     del raw["rules"]["invoice"]["bcc"][0]["expr"]
     with pytest.raises(TableError, match="not a valid rule table at rules/invoice/bcc/0"):
         load_table(raw)
+
+
+@pytest.mark.parametrize(
+    ("where", "address", "message"),
+    [
+        # Both pass the schema's loose pattern; email-validator refuses them.
+        ("firm", "info@firm.local", "firm.company"),
+        ("free", "office,evil@firm.be", "rules.invoice.bcc"),
+    ],
+)
+def test_addresses_in_a_tampered_table_are_refused(where: str, address: str, message: str) -> None:
+    """A hand-edited table cannot put a second address or a line break into a header."""
+    raw = make_table([Rule("invoice.bcc", free("office@firm.be"))])
+    if where == "firm":
+        raw["firm"]["company"] = address
+    else:
+        raw["rules"]["invoice"]["bcc"][0]["expr"]["address"] = address
+    with pytest.raises(TableError, match=f"^rule table: not a valid rule table: {message}: "):
+        load_table(raw)
+
+
+def test_firm_addresses_are_normalised() -> None:
+    """A firm address's domain is lower-cased like every other address."""
+    table = load_table(make_table(firm={"company": "Compta@Dupont-Associes.BE"}))
+    assert table.firm["company"] == "Compta@dupont-associes.be"
