@@ -197,16 +197,33 @@ class _Formatter:
 
     def render(self) -> str:
         self._collapse_blank_lines()
-        out: list[str] = []
+        codes: list[str] = []  # each line without its trailing comment
         i = 0
         while i < len(self.lines):
             group_end = self._group_end(i)
             if group_end > i + 1 or self._assignment(self.lines[i]):
-                out.extend(self._render_group(self.lines[i:group_end]))
+                codes.extend(self._group_codes(self.lines[i:group_end]))
                 i = group_end
             else:
-                out.append(self._render_line(self.lines[i]))
+                codes.append(self._code(self.lines[i]))
                 i += 1
+        # Trailing comments of consecutive lines line up two columns past the longest of those
+        # lines (aligning past every line of a block would push them far to the right).
+        out: list[str] = []
+        run: list[tuple[str, str]] = []
+
+        def flush() -> None:
+            column = max((len(code) for code, _ in run), default=0) + 2
+            out.extend(code.ljust(column) + comment for code, comment in run)
+            run.clear()
+
+        for line, code in zip(self.lines, codes, strict=True):
+            if line.comment is not None and line.role not in ("comment", "blank"):
+                run.append((code, line.comment))
+                continue
+            flush()
+            out.append(code)
+        flush()
         return "\n".join(out) + "\n" if out else ""
 
     def _collapse_blank_lines(self) -> None:
@@ -254,36 +271,21 @@ class _Formatter:
                 break
         return end
 
-    def _render_group(self, lines: list[_Line]) -> list[str]:
+    def _group_codes(self, lines: list[_Line]) -> list[str]:
+        """The lines of a run of assignments with their `=` aligned."""
         width = max(len(line.parts[0]) for line in lines if self._assignment(line))
-        codes: list[str | None] = []
+        codes = []
         for line in lines:
             if self._assignment(line):
                 target, value = line.parts
                 codes.append(f"{line.indent}{target.ljust(width)} = {value}")
             else:
-                codes.append(None)
-        # Trailing comments of consecutive commented assignments line up two columns past the
-        # longest of them (aligning past every line of the group would push them far right).
-        out: list[str] = []
-        run: list[tuple[str, str]] = []
-
-        def flush() -> None:
-            column = max((len(code) for code, _ in run), default=0) + 2
-            out.extend(code.ljust(column) + comment for code, comment in run)
-            run.clear()
-
-        for line, code in zip(lines, codes, strict=True):
-            if code is not None and line.comment is not None:
-                run.append((code, line.comment))
-                continue
-            flush()
-            out.append(self._render_line(line) if code is None else code)
-        flush()
-        return out
+                codes.append(self._code(line))
+        return codes
 
     @staticmethod
-    def _render_line(line: _Line) -> str:
+    def _code(line: _Line) -> str:
+        """A line without its trailing comment (a comment-only line is all comment)."""
         if line.role == "blank":
             return ""
         if line.role == "comment":
@@ -294,8 +296,7 @@ class _Formatter:
             code = " = ".join(line.parts)
         else:
             code = line.parts[0]
-        text = f"{line.indent}{code}"
-        return f"{text}  {line.comment}" if line.comment is not None else text
+        return f"{line.indent}{code}"
 
 
 def format_policy(text: str, path: str = "<policy>") -> str:

@@ -125,6 +125,16 @@ def test_equals_align_only_within_a_run_of_assignments() -> None:
     )
 
 
+def test_trailing_comments_of_consecutive_lines_line_up() -> None:
+    text = "role tax_advisor # a\nkind credit_note extends invoice # b\nbcc = sender\ncc = partner # c\n"
+    assert format_policy(text) == (
+        "role tax_advisor                  # a\n"
+        "kind credit_note extends invoice  # b\n"
+        "bcc = sender\n"
+        "cc  = partner  # c\n"
+    )
+
+
 def test_placeholders_normalised_only_in_template_strings() -> None:
     text = (
         'firm {\nname = "A {{x}}"\n}\nsubject = "N° {{document.number|money}}"\n'
