@@ -12,7 +12,7 @@ import datetime
 import html as html_module
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,6 @@ class Context:
     kind: str | None = None
     relation: str | None = None
     document: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def lookup(self, path: str) -> Any:
         """The raw value at `path` (dates as ISO text, amounts as Decimal), or None when absent."""
