@@ -182,6 +182,12 @@ class Redactor:
         if not secret:
             return
         forms = {secret, base64.b64encode(secret.encode()).decode()}
+        # Inside the AUTH PLAIN blob (base64 of `\0login\0password`) the password's base64 depends
+        # on its offset modulo 3: also hide, for offsets 1 and 2, the characters only it decides
+        # (without them the blob would give the password back when a server echoes it; issue 8).
+        for offset in (1, 2):
+            shifted = base64.b64encode(b"\0" * offset + secret.encode()).decode()[4:]
+            forms.update(form for form in (shifted, shifted.rstrip("=")[:-3]) if len(form) >= 4)
         self._needles.extend(sorted(forms - set(self._needles), key=len, reverse=True))
         self._needles.sort(key=len, reverse=True)
 
