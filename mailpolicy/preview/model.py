@@ -136,9 +136,24 @@ class Snapshot:
                 return entry
         return None
 
+    @property
+    def policy_source(self) -> Path:
+        """The text the rules' lines point into: the policy, or for a compiled table the policy it
+        was compiled from when that file sits next to it."""
+        name = (self.table or {}).get("policy")
+        if self.policy_path.suffix.lower() == ".json" and isinstance(name, str):
+            candidate = self.policy_path.parent / Path(name).name
+            if candidate.is_file():
+                return candidate
+        return self.policy_path
+
     def sources(self) -> dict[str, Path]:
         """The files the source view may show, by the name used in links (never any other path)."""
-        files = {self.policy_path.name: self.policy_path, self.data_path.name: self.data_path}
+        files = {
+            self.policy_path.name: self.policy_path,
+            self.policy_source.name: self.policy_source,
+            self.data_path.name: self.data_path,
+        }
         base = self.policy_path.parent
         for name in (self.table or {}).get("templates", {}):
             files[name] = base / name
@@ -152,7 +167,7 @@ class Snapshot:
     def source_name(self, path: str | None) -> str:
         """The source-view name of a file named by a diagnostic or a template slot."""
         if path is None:
-            return self.policy_path.name
+            return self.policy_source.name
         for name, file in self.sources().items():
             if name == path or str(file) == path:
                 return name

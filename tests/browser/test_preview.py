@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mailpolicy.preview.model import Selection
 from mailpolicy.preview.server import PreviewServer
+from tests.preview.helpers import GENERAL_REPLY_TO, INVOICE_CC, edit_rule, rule_position
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "preview"
@@ -57,6 +58,9 @@ def workspace(tmp_path: Path) -> Path:
     """A copy of examples/ that the tests edit."""
     target = tmp_path / "example"
     shutil.copytree(ROOT / "examples", target)
+    # The rules the tests follow, in one known spelling whatever the example's layout.
+    edit_rule(target / "firm-settings.mail", INVOICE_CC, "invoice.cc = responsible")
+    edit_rule(target / "firm-settings.mail", GENERAL_REPLY_TO, "reply_to = responsible else company")
     return target
 
 
@@ -71,12 +75,6 @@ def shot(page: Page, name: str) -> None:
     """A full-page screenshot under tests/artifacts/preview/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def line_of(policy: Path, prefix: str) -> int:
-    """The 1-based policy line starting with PREFIX."""
-    lines = policy.read_text(encoding="utf-8").splitlines()
-    return next(n for n, text in enumerate(lines, start=1) if text.startswith(prefix))
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -94,7 +92,7 @@ def wait_live(page: Page) -> None:
 def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path) -> None:
     """GIVEN the example WHEN an invoice is opened THEN its envelope explains itself and follows edits."""
     policy = workspace / "firm-settings.mail"
-    cc_line = line_of(policy, "invoice.cc")
+    cc_line, cc_column = rule_position(policy, INVOICE_CC)
     server = serve(workspace)
     try:
         # Gallery: every kind against every relation, each card with subject, From and To.
@@ -123,7 +121,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
         expect(cc.locator(".addr")).to_have_text("jan@dupont-associes.be")
         expect(cc.locator("code.source")).to_have_text("responsible")
         rule = cc.locator("a.rule")
-        expect(rule).to_have_text(f"firm-settings.mail:{cc_line}:15")
+        expect(rule).to_have_text(f"firm-settings.mail:{cc_line}:{cc_column}")
         expect(page.locator("#html-part")).to_have_attribute("width", "600")
         expect(page.frame_locator("#html-part").get_by_text("Madame, Monsieur,")).to_be_visible()
         expect(page.locator(".text-part")).to_contain_text("Vous trouverez ci-joint la facture 2026-0042")
@@ -134,7 +132,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
         expect(page).to_have_url(f"{server.url}source?file=firm-settings.mail&line={cc_line}#L{cc_line}")
         target = page.locator(f"#L{cc_line}")
         expect(target).to_have_class("hl")
-        expect(target).to_contain_text("invoice.cc  = responsible")
+        expect(target).to_contain_text("invoice.cc = responsible")
         shot(page, "source")
         page.go_back()
 
@@ -149,7 +147,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
         # Live reload: the partner replaces the responsible in CC; the open page follows.
         wait_live(page)
         started = time.monotonic()
-        edit(policy, "invoice.cc  = responsible", "invoice.cc  = partner")
+        edit(policy, "invoice.cc = responsible", "invoice.cc = partner")
         expect(page.locator("#field-cc .addr")).to_have_text("marie@dupont-associes.be", timeout=RELOAD_MS)
         assert time.monotonic() - started < RELOAD_MS / 1000
         expect(page.locator("#field-cc code.source")).to_have_text("partner")
@@ -158,7 +156,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
 
         # A broken policy: the same page shows the diagnostics instead of going blank...
         wait_live(page)
-        edit(policy, "invoice.cc  = partner", "invoice.cc  = partnr")
+        edit(policy, "invoice.cc = partner", "invoice.cc = partnr")
         expect(page.locator(".problems-title")).to_have_text("1 error stops the preview", timeout=RELOAD_MS)
         diagnostic = page.locator(".diagnostic .message")
         expect(diagnostic).to_contain_text("error[MP103]: unknown address source 'partnr'")
@@ -168,7 +166,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
 
         # ...and the message comes back once the file is fixed.
         wait_live(page)
-        edit(policy, "invoice.cc  = partnr", "invoice.cc  = responsible")
+        edit(policy, "invoice.cc = partnr", "invoice.cc = responsible")
         expect(page.locator("#field-cc .addr")).to_have_text("jan@dupont-associes.be", timeout=RELOAD_MS)
     finally:
         server.stop()
@@ -186,7 +184,8 @@ def test_broken_policy_at_start_shows_diagnostics_and_the_data_edit_reloads(
         expect(page.locator(".problems-title")).to_have_text("1 error stops the preview")
         expect(page.locator(".diagnostic .help")).to_have_text("help: did you mean 'company'?")
         link = page.locator(".diagnostic .message a.rule")
-        expect(link).to_have_text(f"firm-settings.mail:{line_of(policy, 'reply_to = ')}:29")
+        line, _ = rule_position(policy, r"^reply_to = responsible else compnay$")
+        expect(link).to_have_text(f"firm-settings.mail:{line}:29")
         shot(page, "diagnostics-at-start")
 
         wait_live(page)

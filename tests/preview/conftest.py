@@ -9,13 +9,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.preview.helpers import INVOICE_CC, edit_rule
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """A copy of examples/ (policy, templates, data, attachments): tests edit it freely."""
+    """A copy of examples/ (policy, templates, data, attachments): tests edit it freely.
+
+    The invoice CC rule, which the tests follow, is written in one known spelling.
+    """
     target = tmp_path / "example"
     shutil.copytree(EXAMPLES, target)
+    edit_rule(target / "firm-settings.mail", INVOICE_CC, "invoice.cc = responsible")
     return target
 
 

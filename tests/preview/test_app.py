@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from mailpolicy.preview.app import MESSAGE_CSP, PAGE_CSP, PreviewState, create_app
 from mailpolicy.preview.model import Selection
+from tests.preview.helpers import GENERAL_FROM, INVOICE_SUBJECT_NL, rule_position
 
 INVOICE = "/message?kind=invoice&relation=R001&document=F2026-0042"
 HOSTILE_ID = "<script>alert(1)</script>"
@@ -44,9 +46,17 @@ def test_gallery_shows_every_kind_against_every_relation(client: Any) -> None:
     """GIVEN the example (12 kinds, 6 relations) WHEN the gallery opens THEN 72 messages, paged by 24."""
     response = client.get("/")
     assert response.status_code == 200
-    assert '<span id="count">72</span> of 72 messages · 23 failed' in response.text
+    assert '<span id="count">72</span> of 72 messages · ' in response.text
     assert "page 1 of 3" in response.text
     assert response.text.count('<li class="card') == 24
+    # The summary's failure count is the number of failed cards the status filter finds.
+    failed = re.search(r"of 72 messages · (\d+) failed", response.text)
+    assert failed and int(failed.group(1)) > 0
+    cards = 0
+    for page in range(1, -(-int(failed.group(1)) // 24) + 1):  # ceil(n / 24) pages
+        html = client.get("/", params={"status": "failed", "page": page}).text
+        cards += html.count('<li class="card failed">')
+    assert cards == int(failed.group(1))
 
 
 def test_gallery_card_shows_subject_from_and_to(client: Any) -> None:
@@ -73,9 +83,7 @@ def test_failed_and_skipped_messages_show_why(client: Any) -> None:
     """GIVEN a welcome mail without recipient and a mailing without consent THEN errors, not blanks."""
     failed = client.get("/", params={"kind": "welcome", "q": "R001"}).text
     assert '<li class="card failed">' in failed
-    assert (
-        "<b>failed:</b> no 'to' address for kind 'welcome', relation 'R001' (welcome rule at line " in failed
-    )
+    assert "<b>failed:</b> no 'to' address for kind 'welcome', relation 'R001' (" in failed
     skipped = client.get("/", params={"kind": "mailing", "status": "skipped"}).text
     assert '<span id="count">3</span>' in skipped
     assert "relation 'R002' does not accept promotional mail: mailing skipped" in skipped
@@ -90,19 +98,20 @@ def test_message_page_shows_the_rule_behind_each_address(client: Any, workspace:
     assert '<span class="addr">jan@dupont-associes.be</span>' in cc
     assert '<code class="source">responsible</code> (user jan)' in cc
     assert (
-        f'href="/source?file=firm-settings.mail&amp;line={line}#L{line}">firm-settings.mail:{line}:15</a>'
+        f'href="/source?file=firm-settings.mail&amp;line={line}#L{line}">firm-settings.mail:{line}:14</a>'
         in cc
     )
     to = row(html, "to")
     assert '<span class="addr">compta@garage-martin.be</span>' in to
     assert '<code class="source">contact</code>' in to
     # From: the sender source was tried and skipped (automated mail), company decided.
-    sender_line = line_of(policy, "from      = sender")
-    assert f"firm-settings.mail:{sender_line}:13</a>) skipped: no sender (automated mail)" in row(
-        html, "from"
+    sender_line, sender_column = rule_position(policy, GENERAL_FROM)
+    assert (
+        f"firm-settings.mail:{sender_line}:{sender_column}</a>) skipped: no sender (automated mail)"
+        in row(html, "from")
     )
     # The Dutch subject rule was passed over for a French client, and says so.
-    nl_line = line_of(policy, "invoice.subject[nl]")
+    nl_line, _ = rule_position(policy, INVOICE_SUBJECT_NL)
     assert f"firm-settings.mail:{nl_line}:1</a> (invoice) passed over: language differs (nl)" in row(
         html, "subject"
     )
@@ -155,7 +164,7 @@ def test_source_view_anchors_and_highlights_the_line(client: Any, workspace: Pat
     line = line_of(workspace / "firm-settings.mail", "invoice.cc")
     html = client.get("/source", params={"file": "firm-settings.mail", "line": line}).text
     assert (
-        f'<span id="L{line}" class="hl"><a class="ln" href="#L{line}">{line}</a>invoice.cc  = responsible'
+        f'<span id="L{line}" class="hl"><a class="ln" href="#L{line}">{line}</a>invoice.cc = responsible'
         in html
     )
     assert html.count('class="hl"') == 1
@@ -212,7 +221,7 @@ def test_broken_policy_shows_its_diagnostics(workspace: Path) -> None:
     policy = workspace / "firm-settings.mail"
     line = line_of(policy, "invoice.cc")
     policy.write_text(
-        policy.read_text(encoding="utf-8").replace("invoice.cc  = responsible", "invoice.cc  = responsibel"),
+        policy.read_text(encoding="utf-8").replace("invoice.cc = responsible", "invoice.cc = responsibel"),
         encoding="utf-8",
     )
     client = make_client(policy, workspace / "data.yaml")
@@ -220,11 +229,11 @@ def test_broken_policy_shows_its_diagnostics(workspace: Path) -> None:
         html = client.get(url).text
         assert '<h1 class="problems-title">1 error stops the preview</h1>' in html
         assert (
-            f"firm-settings.mail:{line}:15</a>: <b>error[MP103]</b>: unknown address source 'responsibel'"
+            f"firm-settings.mail:{line}:14</a>: <b>error[MP103]</b>: unknown address source 'responsibel'"
             in html
         )
         assert (
-            f'<span class="hl"><span class="ln">{line}</span>invoice.cc  = <mark>responsibel</mark></span>'
+            f'<span class="hl"><span class="ln">{line}</span>invoice.cc = <mark>responsibel</mark></span>'
             in html
         )
         assert "<p class=\"help\">help: did you mean 'responsible'?</p>" in html
@@ -255,3 +264,22 @@ def test_selection_options_narrow_the_gallery(workspace: Path) -> None:
     assert count(Selection(kind="mailing", audience="garages")) == "2"
     unknown = make_client(policy, data, Selection(kind="mailing", audience="garagse")).get("/").text
     assert "unknown audience 'garagse' (known: all_promotional, garages); did you mean 'garages'?" in unknown
+
+
+def test_a_compiled_table_previews_with_links_into_its_policy(workspace: Path) -> None:
+    """GIVEN a rule table compiled next to its policy THEN the same pages, rule links into the .mail."""
+    from mailpolicy.compiler import compile_file
+
+    policy = workspace / "firm-settings.mail"
+    result = compile_file(policy)
+    table = workspace / "firm-settings.json"
+    table.write_text(
+        json.dumps(result.table, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    client = make_client(table, workspace / "data.yaml")
+    assert '<span id="count">72</span> of 72 messages' in client.get("/").text
+    line = line_of(policy, "invoice.cc")
+    assert f'href="/source?file=firm-settings.mail&amp;line={line}#L{line}"' in row(
+        client.get(INVOICE).text, "cc"
+    )
+    assert "invoice.cc = responsible" in client.get("/source", params={"file": "firm-settings.mail"}).text

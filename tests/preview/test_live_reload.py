@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,9 @@ def test_saving_the_policy_a_template_or_the_data_pushes_a_reload(
         edits = [
             (
                 policy,
-                lambda t: t.replace('invoice.subject     = "Facture', 'invoice.subject     = "Votre facture'),
+                lambda t: re.sub(
+                    r'^(invoice\.subject\s*=\s*")Facture', r"\1Votre facture", t, count=1, flags=re.M
+                ),
             ),
             (template, lambda t: t.replace("Madame, Monsieur,", "Chère cliente, cher client,")),
             (
