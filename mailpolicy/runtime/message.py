@@ -391,23 +391,24 @@ def recipients_of(envelope: Envelope) -> tuple[str, ...]:
 
 def _encoded_words(text: str) -> list[str]:
     """TEXT as RFC 2047 "B" encoded-words of at most 42 UTF-8 bytes, never splitting a character."""
+    data = text.encode("utf-8")
     words: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for char in text:
-        n = len(char.encode("utf-8"))
-        if size + n > _WORD_BYTES and chunk:
-            words.append(_b_word("".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += n
-    if chunk:
-        words.append(_b_word("".join(chunk)))
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a multi-byte character
+            end -= 1
+        words.append(_b_bytes(data[start:end]))
+        start = end
     return words
 
 
+def _b_bytes(data: bytes) -> str:
+    return "=?utf-8?b?" + binascii.b2a_base64(data, newline=False).decode("ascii") + "?="
+
+
 def _b_word(text: str) -> str:
-    return "=?utf-8?b?" + binascii.b2a_base64(text.encode("utf-8"), newline=False).decode("ascii") + "?="
+    return _b_bytes(text.encode("utf-8"))
 
 
 def _fold(name: str, tokens: Sequence[str], sep: str) -> str:
@@ -428,6 +429,7 @@ def _fold(name: str, tokens: Sequence[str], sep: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+@lru_cache(maxsize=1024)
 def _unstructured(name: str, value: str) -> str:
     """A Subject-like header: plain folded ASCII when safe, else encoded-words one per line."""
     words = value.split(" ")
@@ -437,7 +439,8 @@ def _unstructured(name: str, value: str) -> str:
     return f"{name}: " + "\r\n ".join(_encoded_words(value)) + "\r\n"
 
 
-def _display_name(name: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _display_name(name: str) -> tuple[str, ...]:
     """A From display name as header tokens: atoms, a quoted string, or atoms and encoded-words.
 
     Python's parser keeps the white space between two encoded-words of a phrase, where RFC 2047
@@ -447,11 +450,11 @@ def _display_name(name: str) -> list[str]:
     characters for a very long run of non-ASCII words (only past 600 bytes is a run split).
     """
     if not name:
-        return []
+        return ()
     if name.isascii() and "=?" not in name and len(name) <= 900:
         if _ATOM_PHRASE.fullmatch(name):
-            return [name]
-        return ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
+            return (name,)
+        return ('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"',)
     tokens: list[str] = []
     run: list[str] = []
     for word in name.split(" "):
@@ -464,7 +467,7 @@ def _display_name(name: str) -> list[str]:
             run.append(word)
     if run:
         tokens.extend(_long_words(" ".join(run)))
-    return tokens
+    return tuple(tokens)
 
 
 def _long_words(text: str) -> list[str]:

@@ -97,9 +97,13 @@ def test_missing_placeholder_value_fails_that_message(tmp_path: Path) -> None:
     """An invoice without a document cannot fill {{ document.number }}: it fails, naming the path."""
     result = render(POLICY, "--data", DATA, "--kind", "invoice", "--relation", "R001", "--out", str(tmp_path))
     assert result.exit_code == 1
+    # The subject rule is the first to need the value: its line and column in the example policy.
+    lines = Path(POLICY).read_text("utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("invoice.subject "))
+    column = lines[line - 1].index("{{ document.number }}") + 1
     assert result.stderr == (
         "failed: relation 'R001': 'document.number' has no value for this message "
-        "(placeholder at line 90:32)\n"
+        f"(placeholder at line {line}:{column})\n"
     )
     assert list(tmp_path.iterdir()) == []
 
