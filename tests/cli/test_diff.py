@@ -122,3 +122,38 @@ def test_bad_inputs(tmp_path: Path) -> None:
     broken.write_text("relations: 3\n", encoding="utf-8")
     code, _, err = run("diff", old, new, "--data", str(broken))
     assert code == 1 and err.startswith(f"error: {broken}")
+
+
+def test_policies_are_compiled_and_compared_on_the_example_data(tmp_path: Path, example_policy: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "examples"
+    shutil.copytree(example_policy.parent, folder)
+    old = folder / "firm-settings.mail"
+    new = folder / "changed.mail"
+    text = old.read_text(encoding="utf-8")
+    assert "invoice.cc  = responsible\n" in text
+    new.write_text(text.replace("invoice.cc  = responsible\n", "invoice.cc  = partner\n"), encoding="utf-8")
+    code, out, err = run("diff", str(old), str(new), "--data", str(folder / "data.yaml"), "--format", "json")
+    assert code == 0, err
+    changes = json.loads(out)["changes"]
+    # Invoices, credit notes and reminders of relations whose partner differs from the responsible.
+    assert {(c["kind"], c["header"]) for c in changes} == {
+        ("invoice", "cc"),
+        ("credit_note", "cc"),
+        ("reminder", "cc"),
+    }
+    # Without a document an invoice fails on both sides (its subject needs one): not a change.
+    assert all(c["document"] is not None for c in changes)
+    r002 = next(c for c in changes if (c["kind"], c["document"]) == ("invoice", "F2026-0043"))
+    assert (r002["old"], r002["new"]) == (["luc@dupont-associes.be"], ["marie@dupont-associes.be"])
+
+
+def test_a_policy_with_errors_stops_the_diff(tmp_path: Path, example_policy: Path) -> None:
+    bad = tmp_path / "bad.mail"
+    bad.write_text("reply_to = responsable\n", encoding="utf-8")
+    code, out, err = run(
+        "diff", str(example_policy), str(bad), "--data", str(example_policy.parent / "data.yaml")
+    )
+    assert code == 1 and out == ""
+    assert f"{bad}:1:12: error[MP103]: unknown address source 'responsable'" in err
