@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -240,6 +241,22 @@ def _wire_data(data: bytes) -> bytes:
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
+def _no_delay(smtp: smtplib.SMTP) -> None:
+    """Turn off Nagle's algorithm on the session's socket.
+
+    The end-of-data dot is written on its own after the data; with Nagle on, that small write
+    waits for the server's delayed ACK of the data (40 ms on Linux) on every message of a reused
+    connection, which capped sending at about 20 messages per second.
+    """
+    sock = getattr(smtp, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass  # not a TCP socket (or the option is refused): slower, still correct
+
+
 def _reply_text(message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     return " ".join(text.split())
@@ -296,6 +313,7 @@ class SmtpConnection:
                 )
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout, local_hostname=self.local_hostname)
+            _no_delay(smtp)
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
