@@ -266,7 +266,7 @@ def _eml_name(relation: str, document: str | None) -> str:
     import re
 
     stem = relation if document is None else f"{relation}_{document}"
-    return re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".") + ".eml"
+    return (re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".") or "message") + ".eml"
 
 
 @cli.command("render")
@@ -317,7 +317,7 @@ def render_command(
         sender=sender,
         recipients=recipients,
     )
-    written = skipped = failed = 0
+    counts = {"written": 0, "skipped": 0, "failed": 0}
     names: set[str] = set()
 
     def who(relation_id: str | None, document_id: str | None) -> str:
@@ -327,41 +327,42 @@ def render_command(
         ]
         return ", ".join(p for p in parts if p) or "message"
 
+    def render_one(item: Any) -> str:
+        """Write one planned message; which of the counts it adds to."""
+        if isinstance(item, MessageSkipped):
+            click.echo(f"skipped: {who(item.relation, item.document)}: {item.message}", err=True)
+            return "skipped"
+        if isinstance(item, MessageError):
+            click.echo(f"failed: {who(item.relation, item.document)}: {item.message}", err=True)
+            return "failed"
+        try:
+            composed = compose_message(table, data, item)
+        except MessageError as exc:
+            click.echo(f"failed: {who(item.relation, item.document)}: {exc.message}", err=True)
+            return "failed"
+        for warning in item.warnings:  # each warning names its record already
+            click.echo(f"warning: {warning}", err=True)
+        name = _eml_name(item.relation, item.document)
+        if name in names:  # two ids that map to the same safe name
+            stem, n = name[:-4], 2
+            while f"{stem}-{n}.eml" in names:
+                n += 1
+            name = f"{stem}-{n}.eml"
+        names.add(name)
+        try:
+            (out / name).write_bytes(composed.data)
+        except OSError as exc:
+            fail(f"cannot write {out / name}: {exc.strerror or exc}")
+        return "written"
+
     try:
-        for item in plan:
-            if isinstance(item, MessageError):
-                if isinstance(item, MessageSkipped):
-                    skipped += 1
-                    click.echo(f"skipped: {who(item.relation, item.document)}: {item.message}", err=True)
-                else:
-                    failed += 1
-                    click.echo(f"failed: {who(item.relation, item.document)}: {item.message}", err=True)
-                continue
-            try:
-                composed = compose_message(table, data, item)
-            except MessageError as exc:
-                failed += 1
-                click.echo(f"failed: {who(item.relation, item.document)}: {exc.message}", err=True)
-                continue
-            for warning in item.warnings:  # each warning names its record already
-                click.echo(f"warning: {warning}", err=True)
-            name = _eml_name(item.relation, item.document)
-            if name in names:  # two ids that map to the same safe name
-                stem, n = name[:-4], 2
-                while f"{stem}-{n}.eml" in names:
-                    n += 1
-                name = f"{stem}-{n}.eml"
-            names.add(name)
-            try:
-                (out / name).write_bytes(composed.data)
-            except OSError as exc:
-                fail(f"cannot write {out / name}: {exc.strerror or exc}")
-            written += 1
-            done = written + skipped + failed
+        for done, item in enumerate(plan, 1):
+            counts[render_one(item)] += 1
             if done % RENDER_PROGRESS_EVERY == 0:
                 click.echo(f"... {done} messages", err=True)
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
+    written, skipped, failed = counts["written"], counts["skipped"], counts["failed"]
     summary = f"{written} written to {out}"
     if skipped:
         summary += f", {skipped} skipped"
