@@ -278,11 +278,16 @@ def plan_entries(snap: Snapshot) -> Iterable[Entry]:
         for error in data.errors:
             if error.collection == "relation" and isinstance(error.record, int):
                 yield Entry(MessageKey(kinds[0], f"relations[{error.record}]"), "", error=error)
-    documents = [data.documents[d] for d in data.document_order if d in data.documents]
+    by_relation: dict[str, list[Any]] = {}
+    for doc_id in data.document_order:
+        if doc_id in data.documents:
+            document = data.documents[doc_id]
+            by_relation.setdefault(document.relation, []).append(document)
+    present = {d.kind for docs in by_relation.values() for d in docs}
     for kind in kinds:
-        doc_kinds = document_kinds(table, kind, {d.kind for d in documents})
+        doc_kinds = document_kinds(table, kind, present)
         for rel_id in relations:
-            docs = tuple(d.id for d in documents if d.relation == rel_id and d.kind in doc_kinds)
+            docs = tuple(d.id for d in by_relation.get(rel_id, ()) if d.kind in doc_kinds)
             if docs:
                 yield from entries(kind, documents=docs)
             else:

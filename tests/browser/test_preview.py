@@ -127,6 +127,13 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
         expect(page.locator(".text-part")).to_contain_text("Vous trouverez ci-joint la facture 2026-0042")
         shot(page, "message-600")
 
+        # The .eml download is the message as `render` writes it.
+        with page.expect_download() as download:
+            page.locator("#download").click()
+        assert download.value.suggested_filename == "invoice-R001-F2026-0042.eml"
+        saved = Path(download.value.path()).read_bytes()
+        assert b"\r\nTo: compta@garage-martin.be\r\n" in saved
+
         # The rule's link opens the policy at that line, highlighted.
         rule.click()
         expect(page).to_have_url(f"{server.url}source?file=firm-settings.mail&line={cc_line}#L{cc_line}")
