@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailpolicy.runtime.data import load_data
 from mailpolicy.runtime.errors import DataError
@@ -210,3 +212,70 @@ def test_non_utf8_data_file_is_a_data_error() -> None:
 def test_raw_nul_in_yaml_is_a_data_error() -> None:
     """GIVEN a raw NUL byte in a YAML file WHEN loaded THEN a located DataError."""
     assert load_error("users: [\x00]\n") == "data.yaml:1: not valid YAML: character #x0000 is not allowed"
+
+
+_YAML_BITS = st.sampled_from(
+    [
+        "relations:",
+        "documents:",
+        "users:",
+        "\n",
+        "\n  - ",
+        "  ",
+        "id: R1",
+        "name: ",
+        "emails: ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ": ",
+        "&a ",
+        "*a",
+        "!!python/object ",
+        "- ",
+        "'",
+        '"',
+        "no",
+        "012",
+        "2026-11-20",
+        "~",
+        "? ",
+        "|",
+        ">",
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "\t",
+        "\x00",
+        "\ufeff",
+        "é",
+        "<<: ",
+    ]
+)
+yamlish = st.lists(st.one_of(_YAML_BITS, st.text(max_size=4)), max_size=40).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=yamlish)
+def test_any_yaml_text_loads_or_is_a_data_error(text: str) -> None:
+    """GIVEN any YAML-like text (anchors, tags, merges, tabs, NUL, BOM...) WHEN loaded
+    THEN a Dataset or a DataError naming the file: never another exception."""
+    Path("data.yaml").write_text(text, encoding="utf-8")
+    try:
+        load_data("data.yaml")
+    except DataError as exc:
+        assert str(exc).startswith("data.yaml")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200))
+def test_any_bytes_load_or_are_a_data_error(data: bytes) -> None:
+    """GIVEN arbitrary bytes as a YAML or JSON data file WHEN loaded THEN a Dataset or a DataError."""
+    for name in ("data.yaml", "data.json"):
+        Path(name).write_bytes(data)
+        try:
+            load_data(name)
+        except DataError as exc:
+            assert str(exc).startswith(name)

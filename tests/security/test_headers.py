@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from mailpolicy.runtime.message import clean_header_text
 from mailpolicy.runtime.resolve import resolve_message
 from tests.runtime.tables import Rule, free, role, src
 from tests.security.pipeline import addresses, assert_exact_headers, both_paths, load
@@ -137,3 +140,64 @@ def test_list_items_are_never_split_but_a_string_is(tmp_path: Path) -> None:
     assert data.relations["R1"].emails == ["a@client.be", "b@client.be"]
     table, data = load(tmp_path, _data("Garage", ["a@client.be, b@client.be", "c@client.be"]), RULES)
     assert data.relations["R1"].emails == ["c@client.be"]
+
+
+_TRICKY = st.sampled_from(
+    [
+        "\r",
+        "\n",
+        "\r\n",
+        "\x00",
+        "\u2028",
+        "\u2029",
+        "\x85",
+        "\x0b",
+        "\x0c",
+        "=?",
+        "?=",
+        "=?utf-8?q?",
+        "=0A",
+        "=0D",
+        "Bcc:",
+        '"',
+        "\\",
+        "<",
+        ">",
+        "@",
+        ",",
+        ";",
+        ":",
+        "(",
+        ")",
+        " ",
+        "\t",
+        "é",
+        "日本",
+        "\U0001f600",
+    ]
+)
+hostile_text = (
+    st.lists(st.one_of(_TRICKY, st.text(max_size=6)), min_size=1, max_size=12)
+    .map("".join)
+    .filter(lambda s: s.strip() != "")
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=hostile_text, subject=hostile_text)
+def test_any_text_in_names_and_subjects_adds_no_header(tmp_path: Path, name: str, subject: str) -> None:
+    """GIVEN any text (line breaks, encoded-word pieces, quotes, non-ASCII) as sender and relation name
+    WHEN built by either path and parsed back THEN exactly the envelope's headers and recipients,
+    and display name and subject read back as the same one-line text in both paths."""
+    table, data = load(tmp_path, {**_data(name), "relations": [{**_data(subject)["relations"][0]}]}, RULES)
+    envelope = resolve_message(table, data, kind="general", relation="R1", sender="jan")
+    shown = []
+    for produced in both_paths(table, data, envelope):
+        assert_exact_headers(produced, envelope)
+        (sender,) = produced.parsed["From"].addresses
+        text = str(produced.parsed["Subject"])
+        assert not any(c in text + sender.display_name for c in "\r\n\x00\u2028\u2029\x85")
+        shown.append((sender.display_name, text))
+    assert (
+        shown[0] == shown[1] == (clean_header_text(envelope.from_name), clean_header_text(envelope.subject))
+    )
