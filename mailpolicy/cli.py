@@ -78,12 +78,28 @@ def load_policy_or_table(path: str) -> RuleTable:
 # --- check and compile -----------------------------------------------------------------------
 
 
-def _print_diagnostics(diagnostics: list[Any], source: str | None) -> None:
-    """Diagnostics in the text form (excerpt, caret, help) on stderr, one blank line apart."""
+def _print_diagnostics(diagnostics: list[Any], source: str | None, path: str | None = None) -> None:
+    """Diagnostics in the text form (excerpt, caret, help) on stderr, one blank line apart.
+
+    SOURCE is the text of the policy at PATH; a diagnostic in another file (an MJML template)
+    gets its excerpt from that file, read once.
+    """
+    from pathlib import Path
+
     from mailpolicy.diagnostics import render_text
 
+    texts: dict[str, str | None] = {}
     for diag in diagnostics:
-        click.echo(render_text(diag, source), err=True)
+        where = diag.span.path if diag.span else None
+        text = source
+        if where is not None and path is not None and where != path:
+            if where not in texts:
+                try:
+                    texts[where] = Path(where).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    texts[where] = None
+            text = texts[where]
+        click.echo(render_text(diag, text), err=True)
         click.echo("", err=True)
 
 
@@ -146,7 +162,7 @@ def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_emp
                 reports.append(format_emptiness(report, name))
                 emptiness += [{"path": name, **entry.as_dict()} for entry in report]
         if fmt == "text":
-            _print_diagnostics(diagnostics, result.source)
+            _print_diagnostics(diagnostics, result.source, name)
         collected += diagnostics
         errors += sum(d.severity == "error" for d in diagnostics)
         warnings += sum(d.severity == "warning" for d in diagnostics)
@@ -178,7 +194,7 @@ def compile_command(policy: str, out: str | None) -> None:
         result = compile_file(policy)
     except OSError as exc:
         fail(f"{policy}: cannot read: {exc.strerror or exc}", 2)
-    _print_diagnostics(result.diagnostics, result.source)
+    _print_diagnostics(result.diagnostics, result.source, policy)
     if result.table is None or not result.ok:
         fail(f"{policy}: the policy has errors; no rule table was written")
     try:

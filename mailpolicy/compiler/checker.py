@@ -692,7 +692,7 @@ class PolicyChecker:
             self.error("MP402", f"template file not found: '{rel}'", span, near)
             return None
         if rel not in self.templates and rel not in self._template_failed:
-            self.compile_template(rel, target, span)
+            self.compile_template(rel, self.policy_dir / rel, span)
         return None if rel in self._template_failed else rel
 
     def compile_template(self, rel: str, target: Path, span: Span) -> None:

@@ -162,3 +162,38 @@ def test_hostile_input_never_gives_a_traceback(tmp_path: Path, text: str) -> Non
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "error[MP" in proc.stderr
+
+
+def test_template_diagnostic_shows_the_template_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A placeholder error inside an MJML template is shown with the template's own line."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "a.mjml").write_text(
+        "<mjml>\n  <mj-body>\n    <mj-section><mj-column><mj-text>Hello {{ relation.nme }}</mj-text>"
+        "</mj-column></mj-section>\n  </mj-body>\n</mjml>\n",
+        encoding="utf-8",
+    )
+    write(tmp_path, FIRM + 'invoice.template = "templates/a.mjml"\n')
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("check", "policy.mail")
+    assert code == 1
+    assert err.startswith(
+        "templates/a.mjml:3:43: error[MP104]: unknown path 'relation.nme'\n"
+        "  |\n"
+        "3 |     <mj-section><mj-column><mj-text>Hello {{ relation.nme }}</mj-text>"
+        "</mj-column></mj-section>\n"
+    )
+
+
+def test_check_stays_light(tmp_path: Path) -> None:
+    """`check` of a policy without templates loads neither MJML, jsonschema nor Babel."""
+    path = write(tmp_path, FIRM + "bcc = sender\n")
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from mailpolicy.cli import cli\n"
+        f"result = CliRunner().invoke(cli, ['check', {path!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('mjml', 'jsonschema', 'babel', 'css_inline') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr
