@@ -315,3 +315,23 @@ def test_real_data_file_round_trip(table: RuleTable, tmp_path: Path) -> None:
     msg = parse(compose(table, data, env).data)
     text = msg.get_body(("plain",))
     assert text is not None and "adressée à Café Zoë, d'un montant de 12,00\xa0€." in text.get_content()
+
+
+def test_attachment_with_a_non_ascii_name_and_no_template(table: RuleTable, tmp_path: Path) -> None:
+    """A text-only kind can still carry the document; an accented file name survives (RFC 2231)."""
+    pdf = tmp_path / "Facture été 2026.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    data = dataset()
+    env = envelope(data, template=None, attach=str(pdf))
+    fast = parse(compose(table, data, env).data)
+    slow = parse(build_email_message(table, data, env, clock=CLOCK, make_id=MAKE_ID).as_bytes())
+    for msg in (fast, slow):
+        assert defects(msg) == []
+        assert [p.get_content_type() for p in msg.walk()] == [
+            "multipart/mixed",
+            "text/plain",
+            "application/pdf",
+        ]
+        attachment = next(msg.iter_attachments())
+        assert attachment.get_filename() == "Facture été 2026.pdf"
+        assert attachment.get_content() == b"%PDF-1.4\n"
