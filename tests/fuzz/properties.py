@@ -3,11 +3,13 @@
 For any bytes at all: the library (`compile_file`) returns diagnostics instead of raising, and
 each diagnostic is located in the policy (PATH:LINE:COL inside the file); `mailpolicy check`,
 run in-process through click's CliRunner, exits 0 or 1, prints no traceback, and every
-diagnostic line it prints starts with PATH:LINE:COL.
+diagnostic line it prints starts with PATH:LINE:COL (and `--format json` gives the same findings,
+each with its path, line and column).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 
 from mailpolicy.cli import cli
 from mailpolicy.compiler import compile_file
+from mailpolicy.compiler.lint import lint_table
 
 # The first line of each diagnostic in the text form; excerpt and help lines start with a space.
 _DIAGNOSTIC = re.compile(r"^(?!\s)(?!checked \d)(.*?)(error|warning)\[([A-Z]+\d+)\]: ")
@@ -30,7 +33,11 @@ def check_policy_bytes(data: bytes) -> tuple[int, list[str]]:
         lines = data.split(b"\n")
 
         result = compile_file(path)
-        for diag in result.diagnostics:
+        diagnostics = list(result.diagnostics)
+        if result.table is not None:
+            # `check` adds the linter's warnings to the compiler's findings.
+            diagnostics += lint_table(result.table, str(path), result.source)
+        for diag in diagnostics:
             assert diag.span is not None, f"{diag.code} has no location: {diag.message}"
             # A diagnostic about a template file points into that file; all others into the policy.
             if diag.span.path == str(path):
@@ -58,5 +65,13 @@ def check_policy_bytes(data: bytes) -> tuple[int, list[str]]:
         errors, warnings = int(summary.group(1)), int(summary.group(2))
         assert len(codes) == errors + warnings, stderr
         assert run.exit_code == (1 if errors else 0)
-        assert sorted(codes) == sorted(d.code for d in result.diagnostics)
+        assert sorted(codes) == sorted(d.code for d in diagnostics)
+
+        as_json = runner.invoke(cli, ["check", "--format", "json", str(path)], catch_exceptions=True)
+        assert as_json.exception is None or isinstance(as_json.exception, SystemExit), repr(as_json.exception)
+        assert as_json.exit_code == run.exit_code
+        items = json.loads(as_json.stdout)
+        assert sorted(item["code"] for item in items) == sorted(codes)
+        for item in items:
+            assert item["path"] == str(path) and item["line"] >= 1 and item["column"] >= 1, item
         return run.exit_code, codes
