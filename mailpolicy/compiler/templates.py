@@ -143,7 +143,8 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
     if raw_until is not None or stack:
         name, at = stack[-1]
         line, col = _line_col(source, at)
-        diags.append(Diagnostic(CODE_MJML, f"<{name}> is never closed", Span(shown, line, col)))
+        span = Span(shown, line, col, line, col + len(name) + 1)  # under `<name`
+        diags.append(Diagnostic(CODE_MJML, f"<{name}> is never closed", span))
     return diags
 
 
