@@ -68,15 +68,21 @@ class CaseResult:
 
 @dataclass
 class Alternative:
-    """One term of an `else` chain in the policy, and whether some case used it."""
+    """One term of an `else` chain in effect (the policy's or a built-in default's), and its use."""
 
-    line: int
+    line: int  # 0 for a built-in default
     column: int
     term: str
     rule: str
-    leaves: frozenset[tuple[int, int]] = frozenset()  # where its sources stand: matched to the trace
+    # What identifies its sources in a trace: ("loc", line, column) for a source written in the
+    # policy, ("builtin", kind, field, source) for one of a built-in default (which has no loc).
+    marks: frozenset[tuple[Any, ...]] = frozenset()
     exercised: bool = False
     reachable: bool = True  # False after a term that always yields: no case can exercise it
+
+    def where(self, policy: str) -> str:
+        """`policy.mail:12:30` or `built-in default`."""
+        return f"{policy}:{self.line}:{self.column}" if self.line else "built-in default"
 
 
 @dataclass
@@ -110,7 +116,7 @@ class TestReport:
             used = sum(a.exercised for a in reachable)
             out.append(f"fallback coverage: {used} of {len(reachable)} `else` alternatives exercised")
             for alt in self.alternatives:
-                where = f"{policy}:{alt.line}:{alt.column}: `{alt.term}` in `{alt.rule}`"
+                where = f"{alt.where(policy)}: `{alt.term}` in `{alt.rule}`"
                 if not alt.reachable:
                     out.append(f"  unreachable: {where} (an earlier term always yields)")
                 elif not alt.exercised:
@@ -201,8 +207,10 @@ def load_cases(path: str | Path) -> list[Case]:
         if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
             raise CasesError(f"{where}: 'recipient' must be a list of addresses")
         expect = item.get("expect")
-        if not isinstance(expect, dict) or not expect:
-            raise CasesError(f"{where}: 'expect' must be a mapping of header values")
+        if not isinstance(expect, dict):
+            raise CasesError(
+                f"{where}: 'expect' must be a mapping of header values (`{{}}`: the message builds)"
+            )
         for key in expect:
             if key not in EXPECT_KEYS:
                 raise CasesError(f"{where}: unknown expect key '{key}'{_hint(str(key), EXPECT_KEYS)}")
@@ -361,13 +369,28 @@ def _else_chains(expr: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         yield from _else_chains(child)
 
 
+def _builtin_in_effect(rules: Sequence[Mapping[str, Any]], builtin: Mapping[str, Any]) -> bool:
+    """A kind's built-in default is in effect unless an unconditional rule without language precedes it."""
+    for rule in rules:
+        if rule is builtin:
+            return True
+        if rule.get("when") is None and rule.get("lang") is None:
+            return False
+    return False
+
+
 def policy_alternatives(table: RuleTable) -> list[Alternative]:
-    """Every term of every `else` chain written in the policy (built-in defaults left out)."""
+    """Every term of every `else` chain in effect: those written in the policy, then those of the
+    built-in defaults that no unconditional rule of the policy replaces (the dunning and welcome
+    cascades)."""
     found: list[Alternative] = []
     for kind, fields in table.rules.items():
         for fieldname, rules in fields.items():
             for rule in rules:
-                if rule.get("builtin") or not rule.get("loc") or "expr" not in rule:
+                if "expr" not in rule:
+                    continue
+                builtin = bool(rule.get("builtin")) or not rule.get("loc")
+                if builtin and not _builtin_in_effect(rules, rule):
                     continue
                 target = fieldname if kind == "general" else f"{kind}.{fieldname}"
                 if rule.get("lang"):
@@ -376,22 +399,37 @@ def policy_alternatives(table: RuleTable) -> list[Alternative]:
                 for chain in _else_chains(rule["expr"]):
                     reachable = True
                     for term in chain["terms"]:
-                        locs = list(_leaf_locs(term))
-                        if locs:
-                            line, column = min(locs)
+                        marks: set[tuple[Any, ...]]
+                        if builtin:
+                            line, column = 0, 0
+                            marks = {("builtin", kind, fieldname, leaf) for leaf in _leaf_names(term)}
+                        else:
+                            locs = list(_leaf_locs(term))
+                            line, column = min(locs) if locs else (0, 0)
+                            marks = {("loc", *loc) for loc in locs}
+                        if marks:
                             found.append(
                                 Alternative(
                                     line,
                                     column,
                                     _term_text(term, nested=False),
                                     text,
-                                    frozenset(locs),
+                                    frozenset(marks),
                                     reachable=reachable,
                                 )
                             )
                         reachable = reachable and not _always_yields(term, table.firm, fieldname)
-    found.sort(key=lambda a: (a.line, a.column))
+    # The policy's own alternatives in source order, then the built-in ones.
+    found.sort(key=lambda a: (a.line == 0, a.line, a.column))
     return found
+
+
+def _leaf_names(expr: Mapping[str, Any]) -> Iterator[str]:
+    if expr.get("op") in ("else", "union"):
+        for child in expr.get("terms", expr.get("items", [])):
+            yield from _leaf_names(child)
+    else:
+        yield _term_text(expr)
 
 
 def _always_yields(expr: Mapping[str, Any], firm: Mapping[str, Any], fieldname: str) -> bool:
@@ -419,23 +457,28 @@ def _always_yields(expr: Mapping[str, Any], firm: Mapping[str, Any], fieldname: 
     return fieldname != "from" or on_verified_domain(address, firm.get("verified_domains", []))
 
 
-def _used_locs(trace: Mapping[str, Any]) -> Iterator[tuple[int, int]]:
+def _used_marks(trace: Mapping[str, Any], fieldname: str) -> Iterator[tuple[Any, ...]]:
+    """The marks of every source that yielded in a field's trace (nested `general` traces too)."""
+    builtin = trace.get("rule") == "builtin"
     for entry in trace.get("tried", []):
-        if entry.get("result") == "used" and entry.get("loc"):
-            yield entry["loc"]["line"], entry["loc"]["column"]
+        if entry.get("result") == "used":
+            if entry.get("loc"):
+                yield ("loc", entry["loc"]["line"], entry["loc"]["column"])
+            elif builtin:
+                yield ("builtin", trace.get("kind"), fieldname, entry.get("source"))
         if isinstance(entry.get("via"), Mapping):
-            yield from _used_locs(entry["via"])
+            yield from _used_marks(entry["via"], fieldname)
 
 
 def _mark_coverage(table: RuleTable, results: Iterable[CaseResult]) -> list[Alternative]:
-    used: set[tuple[int, int]] = set()
+    used: set[tuple[Any, ...]] = set()
     for result in results:
         if result.envelope is not None:
-            for trace in result.envelope.trace.values():
-                used.update(_used_locs(trace))
+            for fieldname, trace in result.envelope.trace.items():
+                used.update(_used_marks(trace, fieldname))
     alternatives = policy_alternatives(table)
     for alt in alternatives:
-        alt.exercised = bool(alt.leaves & used)
+        alt.exercised = bool(alt.marks & used)
     return alternatives
 
 

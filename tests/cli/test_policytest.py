@@ -66,6 +66,11 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def own(out: str) -> list[str]:
+    """The output without the coverage lines of built-in defaults (tested on their own)."""
+    return [line for line in out.splitlines() if "built-in default:" not in line]
+
+
 def write(folder: Path, text: str, name: str = "cases.yaml") -> str:
     """Write a cases file next to the data file."""
     path = folder / name
@@ -101,7 +106,7 @@ def test_failure_shows_expected_actual_and_the_trace_of_that_field(table_path: P
     )
     code, out, _ = run("test", str(table_path), cases)
     assert code == 1
-    assert out.splitlines() == [
+    assert own(out) == [
         f"FAIL {cases}:3: wrong bcc",
         "  bcc: expected [someone@else.be], got [office@dupont-associes.be]",
         "    bcc: invoice (line 11:1)",
@@ -109,7 +114,7 @@ def test_failure_shows_expected_actual_and_the_trace_of_that_field(table_path: P
         '      + free "office@dupont-associes.be": office@dupont-associes.be',
         "  subject: expected 'Facture', got ''",
         "    subject: general (built-in default)",
-        "fallback coverage: 1 of 5 `else` alternatives exercised",
+        "fallback coverage: 1 of 15 `else` alternatives exercised",
         f"  not exercised: {table_path}:21:1: `company` in `reply_to = responsible else company`",
         f"  not exercised: {table_path}:24:1: `partner` in "
         '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
@@ -133,13 +138,13 @@ def test_coverage_counts_alternatives_that_yielded(table_path: Path, tmp_path: P
     code, out, _ = run("test", str(table_path), cases)
     assert code == 0, out
     # the bakery has neither partner nor sender: its task uses the free fallback
-    assert out.splitlines() == [
-        "fallback coverage: 5 of 5 `else` alternatives exercised",
+    assert own(out) == [
+        "fallback coverage: 5 of 15 `else` alternatives exercised",
         "5 passed, 0 failed",
     ]
     code, out, _ = run("test", str(table_path), cases, "-k", "partner")
-    assert out.splitlines() == [
-        "fallback coverage: 2 of 5 `else` alternatives exercised",
+    assert own(out) == [
+        "fallback coverage: 2 of 15 `else` alternatives exercised",
         f"  not exercised: {table_path}:21:1: `company` in `reply_to = responsible else company`",
         f"  not exercised: {table_path}:25:1: `sender` in "
         '`task.cc = partner else sender else free "fallback@dupont-associes.be"`',
@@ -217,6 +222,10 @@ def test_errors_and_skips_can_be_expected(table_path: Path, tmp_path: Path) -> N
             "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    expect: {to: []}\n",
             "{path}:3: case 'a': 'relation' is required (or a 'document' of the relation)",
         ),
+        (
+            "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relation: R001\n",
+            "{path}:3: case 'a': 'expect' must be a mapping of header values (`{{}}`: the message builds)",
+        ),
         ("data: data.yaml\ncases:\n  - &a {name: x}\n  - *a\n", None),
         ("data: [unclosed\n", None),
     ],
@@ -272,9 +281,7 @@ def test_terms_after_one_that_always_yields_are_unreachable(tmp_path: Path) -> N
     )
     code, out, _ = run("test", str(path), cases)
     assert code == 1
-    coverage = [
-        line.split(": `")[0].strip() for line in out.splitlines() if line.startswith(("  not", "  unr"))
-    ]
+    coverage = [line.split(": `")[0].strip() for line in own(out) if line.startswith(("  not", "  unr"))]
     # partner and platform yielded for this automated task; `company` after `platform` is dead.
     assert coverage == [
         f"not exercised: {path}:31:1",
@@ -283,4 +290,35 @@ def test_terms_after_one_that_always_yields_are_unreachable(tmp_path: Path) -> N
         f"not exercised: {path}:34:1",
         f"unreachable: {path}:36:1",
     ]
-    assert "fallback coverage: 2 of 5 `else` alternatives exercised" in out
+    assert "fallback coverage: 2 of 15 `else` alternatives exercised" in out
+
+
+def test_builtin_cascades_count_unless_a_rule_replaces_them(tmp_path: Path) -> None:
+    # An unconditional notification.to replaces that cascade; a conditional reminder.to does not.
+    rules = [
+        Rule("notification.to", role("responsible", 40)),
+        Rule("reminder.to", src("contact", 41), when=cmp("document.amount", ">=", 10000)),
+    ]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(make_table(rules)), encoding="utf-8")
+    write_data(tmp_path)
+    cases = write(
+        tmp_path,
+        "data: data.yaml\ncases:\n"
+        "  - {name: dunning, kind: reminder, document: F2026-0042, expect: {}}\n"
+        "  - {name: welcome, kind: welcome, relation: R001, recipient: [a@b.be], expect: {}}\n",
+    )
+    code, out, _ = run("test", str(path), cases)
+    assert code == 0, out
+    reminder = "`reminder.to = recipient else document.dunning_emails else dunning else contact`"
+    welcome = "`welcome.from = file_manager else client_group else functional else communication`"
+    assert out.splitlines() == [
+        "fallback coverage: 2 of 7 `else` alternatives exercised",
+        f"  not exercised: built-in default: `recipient` in {reminder}",
+        f"  not exercised: built-in default: `document.dunning_emails` in {reminder}",
+        f"  not exercised: built-in default: `contact` in {reminder}",
+        f"  not exercised: built-in default: `client_group` in {welcome}",
+        f"  not exercised: built-in default: `functional` in {welcome}",
+        f"  unreachable: built-in default: `communication` in {welcome} (an earlier term always yields)",
+        "2 passed, 0 failed",
+    ]
