@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -81,20 +81,25 @@ class PreviewState:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     def watched_dirs(self) -> list[Path]:
-        """The folders to watch: the policy's (templates live under it) and the data file's."""
-        dirs = {self.policy.parent, self.data.parent}
-        return sorted(dirs)
+        """The folders to watch, each on its own (not recursively): the policy's, the data file's,
+        the folders of the templates the policy uses and its `templates/` folder.
+
+        Not recursive, so that a policy kept in a large folder does not watch everything below it.
+        """
+        base = self.policy.parent
+        dirs = {base, self.data.parent, base / "templates"}
+        for name in (self.snapshot.table or {}).get("templates", {}):
+            dirs.add((base / name).parent)
+        return sorted(d for d in dirs if d.is_dir())
 
     def is_relevant(self, path: str) -> bool:
-        """True for a change that can alter a page: the policy, the data, a template under the policy."""
+        """True for a change that can alter a page: the policy, the data file, a template."""
         changed = Path(path)
         if changed in (self.policy, self.data):
             return True
         templates = {self.policy.parent / name for name in (self.snapshot.table or {}).get("templates", {})}
-        if changed in templates:
-            return True
-        # A template not yet referenced (being added) or one a broken policy could not list.
-        return changed.suffix in (".mjml", ".mail") and self.policy.parent in changed.parents
+        # Any MJML file counts: one being added, or one a policy that does not compile could not list.
+        return changed in templates or changed.suffix == ".mjml"
 
 
 async def watch(state: PreviewState, stop: asyncio.Event) -> None:
@@ -106,10 +111,14 @@ async def watch(state: PreviewState, stop: asyncio.Event) -> None:
 
     # Watching folders, not files: editors save by writing a new file and renaming it over the
     # old one, which a watch on the file itself would lose. A short debounce keeps reloads fast.
-    async for _changes in awatch(
-        *state.watched_dirs(), watch_filter=relevant, debounce=300, step=50, stop_event=stop
-    ):
-        await state.reload()
+    while not stop.is_set():
+        dirs = state.watched_dirs()
+        async for _changes in awatch(
+            *dirs, watch_filter=relevant, recursive=False, debounce=300, step=50, stop_event=stop
+        ):
+            await state.reload()
+            if state.watched_dirs() != dirs:
+                break  # the policy now uses a template in another folder: watch that one too
 
 
 def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
@@ -261,8 +270,7 @@ async def _render(snap: Snapshot, entry: Any) -> tuple[Any, Exception | None]:
     """Render off the event loop; a message whose body cannot be built returns its error."""
     from mailpolicy.runtime.errors import MessageError
 
-    call: Callable[[], Any] = lambda: render(snap, entry)  # noqa: E731
     try:
-        return await anyio.to_thread.run_sync(call), None
+        return await anyio.to_thread.run_sync(render, snap, entry), None
     except MessageError as exc:
         return None, exc

@@ -123,3 +123,13 @@ def test_missing_web_stack_is_named(tmp_path: Path, workspace: Path) -> None:
     assert result.stderr == (
         "error: the preview needs its web stack (starlette is missing): pip install 'mailpolicy[preview]'\n"
     )
+
+
+def test_other_commands_do_not_import_the_web_stack() -> None:
+    """Loading the CLI (as every command does) imports neither Starlette, uvicorn nor watchfiles."""
+    code = (
+        "import sys, mailpolicy.cli, mailpolicy.preview\n"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'watchfiles') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout == "[]\n", result.stderr

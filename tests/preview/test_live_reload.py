@@ -117,3 +117,46 @@ def test_an_unrelated_file_does_not_reload(server: PreviewServer, workspace: Pat
     while server.state.snapshot.version == before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.state.snapshot.version != before
+
+
+def test_a_template_in_a_new_folder_is_watched_once_the_policy_uses_it(
+    server: PreviewServer, workspace: Path
+) -> None:
+    """GIVEN the policy switched to a template in another folder WHEN that template is saved THEN a reload."""
+    folder = workspace / "mail"
+    folder.mkdir()
+    template = folder / "custom.mjml"
+    template.write_text(
+        (workspace / "templates" / "invoice.mjml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    policy = workspace / "firm-settings.mail"
+    before = server.state.snapshot.version
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(
+        re.sub(
+            r'^invoice\.template\s*=\s*".*"$',
+            'invoice.template = "mail/custom.mjml"',
+            text,
+            count=1,
+            flags=re.M,
+        ),
+        encoding="utf-8",
+    )
+    deadline = time.monotonic() + RELOAD_LIMIT
+    while server.state.snapshot.version == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "mail/custom.mjml" in (server.state.snapshot.table or {})["templates"]
+    assert workspace / "mail" in server.state.watched_dirs()
+    time.sleep(0.5)  # the watcher restarts on the new set of folders
+    after_policy = server.state.snapshot.version
+    template.write_text(
+        template.read_text(encoding="utf-8").replace("Madame, Monsieur,", "Bonjour,"), encoding="utf-8"
+    )
+    deadline = time.monotonic() + RELOAD_LIMIT
+    while server.state.snapshot.version == after_policy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.state.snapshot.version != after_policy
+    html = httpx2.get(
+        f"{server.url}message.html?kind=invoice&relation=R001&document=F2026-0042", timeout=10
+    ).text
+    assert "Bonjour," in html
