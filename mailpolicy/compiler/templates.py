@@ -313,6 +313,8 @@ _BLOCK_TAGS = frozenset(
         "div",
     }
 )
+# Elements whose text is a link: read as `text (url)`; the MJML ones each on a line of their own.
+_LINK_TAGS = frozenset({"a", "mj-button", "mj-navbar-link", "mj-social-element"})
 _SKIP_TAGS = frozenset({"mj-head", "mj-raw", "style", "script", "head", "title"})
 _VOID_TAGS = frozenset({"br", "img", "hr", "mj-image", "mj-divider", "mj-spacer", "meta", "link", "input"})
 
@@ -340,14 +342,14 @@ class _TextExtractor(HTMLParser):
             return
         if tag in _BLOCK_TAGS:
             self._brk(_PARA)
-        elif tag in ("br", "tr"):
+        elif tag in ("br", "tr", "mj-navbar-link", "mj-social-element"):
             self._brk(_LINE)
         elif tag == "li":
             self._brk(_LINE)
             self.out.append("- ")
         elif tag in ("td", "th"):
             self.out.append("  ")
-        if tag in ("a", "mj-button"):
+        if tag in _LINK_TAGS:
             href = dict(attrs).get("href")
             self.links.append((href, len(self.out)))
 
@@ -365,7 +367,7 @@ class _TextExtractor(HTMLParser):
             return
         if self.skip:
             return
-        if tag in ("a", "mj-button") and self.links:
+        if tag in _LINK_TAGS and self.links:
             href, start = self.links.pop()
             label = " ".join("".join(p for p in self.out[start:] if isinstance(p, str)).split())
             same = self.canon(href or "") in (self.canon(label), self.canon(f"mailto:{label}"))

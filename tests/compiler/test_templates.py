@@ -252,3 +252,15 @@ def test_mjml_to_text_skips_head_and_raw() -> None:
         mjml_to_text(body("<mj-raw><b>raw</b></mj-raw><mj-text>kept</mj-text>", "<mj-preview>p</mj-preview>"))
         == "kept\n"
     )
+
+
+def test_text_version_of_navbar_and_social_links() -> None:
+    source = body(
+        '<mj-navbar><mj-navbar-link href="https://a.be/x">Accueil</mj-navbar-link>'
+        '<mj-navbar-link href="https://a.be/y">Factures</mj-navbar-link></mj-navbar>'
+        '<mj-social><mj-social-element name="facebook" href="https://fb.com/x">Facebook</mj-social-element>'
+        "</mj-social><mj-text>Hi</mj-text>"
+    )
+    assert mjml_to_text(source) == (
+        "Accueil (https://a.be/x)\nFactures (https://a.be/y)\n\nFacebook (https://fb.com/x)\n\nHi\n"
+    )
