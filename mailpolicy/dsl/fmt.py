@@ -247,26 +247,22 @@ class _Formatter:
         return line.role == "first" and line.eq_index is not None and line.tokens[0].text not in _KEYWORDS
 
     def _group_end(self, start: int) -> int:
-        """One past the last line of the run of assignments (with their continuations) at START."""
+        """One past the last line of the run of assignments (with their continuations) at START.
+
+        Any other line ends the run: a blank line, a comment line (in commented policies each rule
+        often has its own explanation above it), a declaration, a brace.
+        """
         first = self.lines[start]
         if not self._assignment(first):
             return start + 1
         end = start + 1
         while end < len(self.lines):
             line = self.lines[end]
-            if line.role == "cont" or (line.role == "comment" and line.indent != INDENT * first.level):
+            in_continuation = line.role == "comment" and line.indent != INDENT * first.level
+            if line.role == "cont" or in_continuation:
                 end += 1
             elif self._assignment(line) and line.level == first.level:
                 end += 1
-            elif line.role == "comment" and line.level == first.level:
-                # A comment line between assignments keeps the run together when one follows.
-                after = end + 1
-                while after < len(self.lines) and self.lines[after].role == "comment":
-                    after += 1
-                if after < len(self.lines) and self._assignment(self.lines[after]):
-                    end = after
-                else:
-                    break
             else:
                 break
         return end

@@ -32,7 +32,7 @@ audience promo = relation.accepts_promotional and relation.family in ["garage",
   "leasing"]  # consent
 bcc=sender
 reply_to = responsible else company # replies
-# between
+# between: a comment line ends a run of aligned rules
 invoice.bcc = free "office@firm.be" when document.amount>=10000
 invoice.subject[nl] = "Factuur {{document.number}} van {{ document.date|long }}"
 
@@ -57,9 +57,9 @@ role tax_advisor  # extra role
 kind credit_note extends invoice
 audience promo = relation.accepts_promotional and relation.family in ["garage",
     "leasing"]  # consent
-bcc                 = sender
-reply_to            = responsible else company  # replies
-# between
+bcc      = sender
+reply_to = responsible else company  # replies
+# between: a comment line ends a run of aligned rules
 invoice.bcc         = free "office@firm.be" when document.amount >= 10000
 invoice.subject[nl] = "Factuur {{ document.number }} van {{ document.date | long }}"
 
