@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from mailpolicy.diagnostics import render_text
 from mailpolicy.preview.app import PreviewState, create_app
 from mailpolicy.preview.model import Selection
 
@@ -112,13 +113,24 @@ def serve(
     *,
     port: int,
     open_browser: bool,
-    echo: Callable[[str], None],
+    echo: Callable[..., Any],
 ) -> None:
-    """The `mailpolicy preview` command: print the URL, open it unless told not to, serve."""
+    """The `mailpolicy preview` command: print the URL, open it unless told not to, serve.
+
+    ECHO is `click.echo` (called with `err=True` for diagnostics). A policy or data file with
+    errors does not stop the server: the page shows them until the file is fixed.
+    """
     server = PreviewServer(policy, data, selection, port=port)
     snap = server.state.snapshot
-    if not snap.ok:
-        echo(f"the policy or the data has errors: {server.url} shows them and reloads when they are fixed")
+    for diag in snap.problems:
+        source = snap.sources().get(snap.source_name(diag.span.path if diag.span else None))
+        try:
+            text = source.read_text(encoding="utf-8") if source is not None else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        echo(render_text(diag, text), err=True)
+    if snap.problems:
+        echo(f"the preview shows these errors at {server.url} until the files are fixed", err=True)
 
     def ready() -> None:
         echo(f"mailpolicy preview: {server.url}  (Ctrl-C to stop)")

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from mailpolicy.cli import cli
 from mailpolicy.preview.server import can_open_browser
+from tests.preview.helpers import INVOICE_CC, edit_rule, rule_position
 
 
 def test_two_selection_options_are_a_usage_error(workspace: Path) -> None:
@@ -69,8 +70,11 @@ def test_the_browser_is_never_opened_in_ci_or_without_a_display(monkeypatch: pyt
         assert can_open_browser() is False
 
 
-def test_preview_serves_until_interrupted(workspace: Path) -> None:
-    """GIVEN `preview --port 0 --no-open` THEN it prints the URL, serves the gallery, and stops on Ctrl-C."""
+def run_preview(workspace: Path) -> tuple[str, str, str]:
+    """Run `mailpolicy preview --port 0 --no-open` on WORKSPACE, fetch its gallery, stop it with Ctrl-C.
+
+    Returns (the gallery's HTML, what the command printed, what it wrote to stderr).
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "mailpolicy.cli", "preview", str(workspace / "firm-settings.mail"),
          "--data", str(workspace / "data.yaml"), "--port", "0", "--no-open"],
@@ -86,16 +90,40 @@ def test_preview_serves_until_interrupted(workspace: Path) -> None:
         assert match, line
         response = httpx2.get(match.group(1), timeout=10)
         assert response.status_code == 200
-        assert '<span id="count">72</span> of 72 messages' in response.text
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            _, stderr = process.communicate(timeout=10)
+            stdout, stderr = process.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-    assert process.returncode == 0
+    assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    return response.text, line + stdout, stderr
+
+
+def test_preview_serves_until_interrupted(workspace: Path) -> None:
+    """GIVEN `preview --port 0 --no-open` THEN it prints the URL, serves the gallery, and stops on Ctrl-C."""
+    html, stdout, stderr = run_preview(workspace)
+    assert '<span id="count">72</span> of 72 messages' in html
+    assert stdout.endswith("(Ctrl-C to stop)\nmailpolicy preview: stopped\n")
+    assert stderr == ""
+
+
+def test_preview_of_a_broken_policy_prints_its_diagnostics_and_serves_them(workspace: Path) -> None:
+    """GIVEN a policy that does not compile THEN the diagnostics on stderr, and the page shows them too."""
+    edit_rule(workspace / "firm-settings.mail", INVOICE_CC, "invoice.cc = responsibel")
+    line, _ = rule_position(workspace / "firm-settings.mail", r"^invoice\.cc = responsibel$")
+    html, _, stderr = run_preview(workspace)
+    assert "error[MP103]</b>: unknown address source 'responsibel'" in html
+    path = workspace.resolve() / "firm-settings.mail"
+    pad = " " * len(str(line))
+    assert stderr.startswith(
+        f"{path}:{line}:14: error[MP103]: unknown address source 'responsibel'\n"
+        f"{pad} |\n{line} | invoice.cc = responsibel\n{pad} |              ^^^^^^^^^^^\n"
+        "  help: did you mean 'responsible'?\n"
+        "the preview shows these errors at http://127.0.0.1:"
+    )
 
 
 def test_missing_web_stack_is_named(tmp_path: Path, workspace: Path) -> None:
