@@ -148,6 +148,39 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
     return diags
 
 
+MAX_TEMPLATE_DEPTH = 256
+"""Deepest nesting of elements in a template. MRML (the Rust MJML behind mjml-python) recurses per
+level and crashes the whole process (SIGSEGV) somewhere past 3,000 levels, unclosed `<p>` or
+`<li>` included; real templates stay under 50 (issue 8)."""
+
+# Elements that never hold content, so they open no level (`<br>` written without `/>`).
+_EMPTY_ELEMENTS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def _check_depth(source: str, shown: str) -> list[Diagnostic]:
+    """MP403 at the first tag nested deeper than MAX_TEMPLATE_DEPTH, counted as MRML nests them:
+    every start tag that is not self-closing or empty opens a level, every end tag closes one."""
+    depth = 0
+    for m in _TAG_RE.finditer(source):
+        if m.group(2) is None or m.group(4) or m.group(2).lower() in _EMPTY_ELEMENTS:
+            continue  # a comment, `<x/>` or `<br>`
+        if m.group(1):
+            depth = max(0, depth - 1)
+            continue
+        depth += 1
+        if depth > MAX_TEMPLATE_DEPTH:
+            line, col = _line_col(source, m.start())
+            return [
+                Diagnostic(
+                    CODE_MJML,
+                    f"elements are nested more than {MAX_TEMPLATE_DEPTH} levels deep here",
+                    Span(shown, line, col, line, col + len(m.group(2)) + 1),
+                    help=["close the elements you open (</p>, </li>...) or flatten the layout"],
+                )
+            ]
+    return []
+
+
 def _check_raw_text(source: str, start: int, end: int, shown: str, diags: list[Diagnostic]) -> None:
     """A bare `<` in an ending tag's HTML content breaks MRML: point at it."""
     for m in re.finditer(r"<(?![A-Za-z/!])", source[start:end]):
@@ -249,6 +282,7 @@ def compile_template(
     source = source.replace("\r\n", "\n")
 
     diags.extend(_check_structure(source, shown))
+    diags.extend(_check_depth(source, shown))
     # CSS in mj-style is left alone: blank it (keeping line breaks, so positions hold) before
     # looking for placeholders.
     masked = source
