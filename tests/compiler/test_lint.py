@@ -1,9 +1,16 @@
-"""Lint warnings and the emptiness guarantee over hand-built rule tables in the documented format."""
+"""Lint warnings and the emptiness guarantee over hand-built rule tables in the documented format.
+
+The built-in defaults come from the runtime tests' tables (tests/runtime/tables.py); rules here
+are dicts placed per kind and field, with a location for each term so that spans can be pinned.
+"""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from mailpolicy.compiler.lint import ALWAYS, NEVER, PolicyModel, check_emptiness, format_emptiness, lint_table
+from tests.runtime.tables import BUILTIN_KINDS, BUILTIN_ROLES, FIRM, builtin_rules
 
 Loc = dict[str, int] | None
 
@@ -48,66 +55,6 @@ def ge(path: str, value: Any) -> dict[str, Any]:
     return {"op": "cmp", "cmp": ">=", "left": {"path": path}, "right": {"value": value}}
 
 
-def _builtin(expr: dict[str, Any]) -> dict[str, Any]:
-    return {"lang": None, "when": None, "expr": expr, "loc": None, "builtin": True}
-
-
-FOUR_WAY = else_(role("file_manager"), src("client_group"), src("functional"), src("communication"))
-
-BUILTIN_KINDS = {
-    "general": None,
-    "invoice": "general",
-    "task": "general",
-    "reminder": "invoice",
-    "welcome": "general",
-    "notification": "general",
-    "notification.failed_task": "notification",
-    "notification.message": "notification",
-    "notification.vat_ok": "notification",
-    "notification.user_request": "notification",
-    "mailing": "general",
-}
-
-
-def builtin_rules() -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """The built-in defaults of SPEC 2.4, as the compiler emits them."""
-    return {
-        "general": {
-            "from": [_builtin(src("platform"))],
-            "from_name": [
-                {
-                    "lang": None,
-                    "when": None,
-                    "text": [{"path": "firm.name", "format": None, "loc": None}],
-                    "loc": None,
-                    "builtin": True,
-                }
-            ],
-            "reply_to": [_builtin(src("company"))],
-            "to": [_builtin(src("contact"))],
-            "cc": [_builtin(src("none"))],
-            "bcc": [_builtin(src("none"))],
-            "subject": [{"lang": None, "when": None, "text": [], "loc": None, "builtin": True}],
-        },
-        "invoice": {
-            "attach": [{"lang": None, "when": None, "attach": "document.file", "loc": None, "builtin": True}]
-        },
-        "reminder": {
-            "to": [
-                _builtin(
-                    else_(src("recipient"), src("document.dunning_emails"), src("dunning"), src("contact"))
-                )
-            ]
-        },
-        "welcome": {
-            "from": [_builtin(FOUR_WAY)],
-            "to": [_builtin(src("recipient"))],
-            "cc": [_builtin(src("from"))],
-        },
-        "notification": {"to": [_builtin(FOUR_WAY)]},
-    }
-
-
 def make_table(
     rules: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     *,
@@ -117,7 +64,7 @@ def make_table(
     audiences: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A table with the built-in defaults, policy RULES put before them in the order given."""
-    table_rules = builtin_rules()
+    table_rules = {k: {f: [rule] for f, rule in fields.items()} for k, fields in builtin_rules().items()}
     for kind, fields in (rules or {}).items():
         for fieldname, written in fields.items():
             existing = table_rules.setdefault(kind, {}).setdefault(fieldname, [])
@@ -125,22 +72,14 @@ def make_table(
     all_kinds = {k: {"parent": p, "declared": None} for k, p in BUILTIN_KINDS.items()}
     for name, (parent, at) in (kinds or {}).items():
         all_kinds[name] = {"parent": parent, "declared": at}
-    base_firm = {
-        "name": "Cabinet Dupont & Associés",
-        "company": "info@dupont-associes.be",
-        "functional": "noreply@dupont-associes.be",
-        "communication": None,
-        "platform": "inbox@mailer.example",
-        "verified_domains": ["dupont-associes.be"],
-        "language": "fr",
-    }
-    base_firm.update(firm or {})
+    # Without a communication address, so that `functional` and `communication` differ.
+    base_firm = {**FIRM, "communication": None, **(firm or {})}
     return {
         "format": "mailpolicy-ruletable",
         "format_version": 1,
         "policy": "test.mail",
         "firm": base_firm,
-        "roles": sorted({"responsible", "partner", "collaborator", "substitute", "file_manager", *roles}),
+        "roles": sorted({*BUILTIN_ROLES, *roles}),
         "kinds": all_kinds,
         "rules": table_rules,
         "audiences": audiences or {},
@@ -150,15 +89,6 @@ def make_table(
 
 
 # --- lint -------------------------------------------------------------------------------------
-
-from mailpolicy.compiler.lint import (  # noqa: E402
-    ALWAYS,
-    NEVER,
-    PolicyModel,
-    check_emptiness,
-    format_emptiness,
-    lint_table,
-)
 
 
 def lines(diags):  # type: ignore[no-untyped-def]
