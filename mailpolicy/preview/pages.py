@@ -72,7 +72,7 @@ def gallery_page(snap: Snapshot, *, query: str = "", kind: str = "", status: str
     page = min(max(1, page), pages)
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     failed = sum(1 for e in snap.entries if e.failed)
-    kinds = sorted({e.key.kind for e in snap.entries}, key=[e.key.kind for e in snap.entries].index)
+    kinds = list(dict.fromkeys(e.key.kind for e in snap.entries))  # in gallery order
     options = "".join(
         f'<option value="{attr(k)}"{" selected" if k == kind else ""}>{esc(k)}</option>' for k in kinds
     )
