@@ -136,7 +136,10 @@ def sarif_log(
 
 def format_sarif(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
     """The SARIF 2.1.0 log as indented JSON, for code-scanning uploads."""
-    return json.dumps(sarif_log(diagnostics), ensure_ascii=False, indent=2) + "\n"
+    from mailpolicy.compiler.lint import LINT_DESCRIPTIONS
+
+    log = sarif_log(diagnostics, rule_descriptions=LINT_DESCRIPTIONS)
+    return json.dumps(log, ensure_ascii=False, indent=2) + "\n"
 
 
 FORMATTERS: dict[str, Callable[[Sequence[Diagnostic], Mapping[str, str] | None], str]] = {

@@ -163,3 +163,22 @@ def test_example_policy_has_no_errors_and_every_kind_is_reported(example_policy:
         "relation.dunning_emails is empty",
         "relation.emails is empty",
     ]
+
+
+def test_sarif_and_emptiness_report_snapshots(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    file_snapshot,
+    snapshot,  # type: ignore[no-untyped-def]
+) -> None:
+    """The whole SARIF log and the emptiness report of one small policy, as readers see them."""
+    monkeypatch.chdir(tmp_path)
+    Path("warned.mail").write_text(
+        WARNED + "invoice.to = recipient when document.amount >= 10000\nmailing.to = contact, client_group\n",
+        encoding="utf-8",
+    )
+    _, out, _ = run("check", "--format", "sarif", "warned.mail")
+    jsonschema.Draft4Validator(SCHEMA).validate(json.loads(out))
+    assert out == file_snapshot(name="warned.sarif")
+    _, out, _ = run("check", "--explain-empty", "warned.mail")
+    assert out == snapshot(name="emptiness")
