@@ -283,3 +283,17 @@ def test_a_compiled_table_previews_with_links_into_its_policy(workspace: Path) -
         client.get(INVOICE).text, "cc"
     )
     assert "invoice.cc = responsible" in client.get("/source", params={"file": "firm-settings.mail"}).text
+
+
+def test_sender_and_recipient_feed_their_sources(workspace: Path) -> None:
+    """--recipient builds the welcome mails; --sender fills the `sender` source (From, BCC)."""
+    policy, data = workspace / "firm-settings.mail", workspace / "data.yaml"
+    welcome = make_client(policy, data, Selection(kind="welcome", recipients=("nouveau@garage-martin.be",)))
+    html = welcome.get("/").text
+    assert '<span id="count">6</span> of 6 messages · 0 failed' in html
+    assert html.count('<dd class="to">nouveau@garage-martin.be</dd>') == 6
+    task = make_client(policy, data, Selection(kind="task", relations=("R001",), sender="jan"))
+    page = task.get("/message", params={"kind": "task", "relation": "R001"}).text
+    assert '<span class="addr">jan@dupont-associes.be</span>' in row(page, "from")
+    assert '<code class="source">sender</code> (user jan)' in row(page, "from")
+    assert "sender <b>jan</b>" in page
