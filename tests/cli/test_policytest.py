@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailpolicy.cli import cli
+from mailpolicy.policytest import CASE_KEYS, EXPECT_KEYS
 from tests.runtime.tables import Rule, cmp, else_, free, make_table, role, src, write_data
 
 # Each term on its own line, so every `else` alternative has its own location for coverage.
@@ -322,3 +326,36 @@ def test_builtin_cascades_count_unless_a_rule_replaces_them(tmp_path: Path) -> N
         f"  unreachable: built-in default: `communication` in {welcome} (an earlier term always yields)",
         "2 passed, 0 failed",
     ]
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(["R001", "invoice", "jan", "a@b.be", "", "x"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from([*CASE_KEYS, *EXPECT_KEYS, "data", "cases", "zzz"]), inner, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cases=st.lists(VALUES, max_size=3))
+def test_any_cases_file_runs_or_is_refused_cleanly(
+    table_path: Path, tmp_path: Path, cases: list[object]
+) -> None:
+    """Whatever the shape of a cases file, the runner reports (or refuses it) without a traceback."""
+    text = yaml.safe_dump({"data": "data.yaml", "cases": cases}, allow_unicode=True)
+    path = write(tmp_path, text, "fuzz.yaml")
+    result = CliRunner().invoke(cli, ["test", str(table_path), path])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (0, 1)
+    if result.exit_code == 1 and not result.stdout:
+        assert result.stderr.startswith(f"error: {path}")
