@@ -336,7 +336,7 @@ def _address(snap: Snapshot, step: Any, address: str) -> str:
     if found is not None:
         decided, entry = found
         user = f" (user {esc(entry['user'])})" if entry.get("user") else ""
-        kind = f" in {esc(decided.get('kind'))}" if decided.get("kind") else ""
+        kind = f' <span class="ofkind">({esc(decided.get("kind"))})</span>' if decided.get("kind") else ""
         note = f' <span class="note">{esc(entry["reason"])}</span>' if entry.get("reason") else ""
         # The source term's own position when the trace has it (same line, exact column).
         loc = entry.get("loc") if isinstance(entry.get("loc"), dict) else _rule_loc(decided)
