@@ -161,6 +161,8 @@ def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_emp
                 report = check_emptiness(result.table)
                 reports.append(format_emptiness(report, name))
                 emptiness += [{"path": name, **entry.as_dict()} for entry in report]
+        elif explain_empty:
+            reports.append(f"{name}: not analysed: the policy has errors\n")
         if fmt == "text":
             _print_diagnostics(diagnostics, result.source, name)
         collected += diagnostics

@@ -182,3 +182,9 @@ def test_sarif_and_emptiness_report_snapshots(
     assert out == file_snapshot(name="warned.sarif")
     _, out, _ = run("check", "--explain-empty", "warned.mail")
     assert out == snapshot(name="emptiness")
+
+
+def test_explain_empty_skips_a_policy_with_errors(policies: tuple[str, str]) -> None:
+    _, broken = policies
+    code, out, _ = run("check", "--explain-empty", broken)
+    assert (code, out) == (1, f"{broken}: not analysed: the policy has errors\n")
