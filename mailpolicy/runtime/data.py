@@ -305,30 +305,22 @@ def _build(path: Path, raw: dict[str, Any], schema: dict[str, Any]) -> Dataset:
         raise DataError(name, message, field=_field_path(where + ([extra] if extra else [])))
 
     users: dict[str, User] = {}
+    _ids(name, "user", raw.get("users") or [])
     for item in raw.get("users") or []:
-        if item["id"] in users:
-            raise DataError(name, "duplicate id", collection="user", record=item["id"], field="id")
         skipped: dict[str, list[SkippedAddress]] = {}
         emails = loader.addresses("user", item["id"], "email", [item["email"]], skipped)
         users[item["id"]] = User(item["id"], item.get("name"), emails[0] if emails else None, skipped)
 
     groups: dict[str, ClientGroup] = {}
+    _ids(name, "client_group", raw.get("client_groups") or [])
     for item in raw.get("client_groups") or []:
-        if item["id"] in groups:
-            raise DataError(name, "duplicate id", collection="client_group", record=item["id"], field="id")
         skipped = {}
         given = [item["email"]] if item.get("email") else []
         emails = loader.addresses("client_group", item["id"], "email", given, skipped)
         groups[item["id"]] = ClientGroup(item["id"], item.get("name"), emails[0] if emails else None, skipped)
 
     relation_items = raw.get("relations") or []
-    relation_ids: list[str] = []
-    for item in relation_items:
-        rid = item.get("id") if isinstance(item, dict) else None
-        if isinstance(rid, str) and rid:
-            if rid in relation_ids:
-                raise DataError(name, "duplicate id", collection="relation", record=rid, field="id")
-            relation_ids.append(rid)
+    relation_ids = _ids(name, "relation", relation_items)
     relations: dict[str, Relation] = {}
     for index, item in enumerate(relation_items):
         if ("relation", index) in loader.record_errors:
@@ -338,18 +330,13 @@ def _build(path: Path, raw: dict[str, Any], schema: dict[str, Any]) -> Dataset:
             relations[relation.id] = relation
 
     document_items = raw.get("documents") or []
-    document_ids: list[str] = []
-    for item in document_items:
-        did = item.get("id") if isinstance(item, dict) else None
-        if isinstance(did, str) and did:
-            if did in document_ids:
-                raise DataError(name, "duplicate id", collection="document", record=did, field="id")
-            document_ids.append(did)
+    document_ids = _ids(name, "document", document_items)
     documents: dict[str, Document] = {}
+    known_relations = set(relation_ids)
     for index, item in enumerate(document_items):
         if ("document", index) in loader.record_errors:
             continue
-        document = _document(loader, index, item, set(relation_ids))
+        document = _document(loader, index, item, known_relations)
         if document is not None:
             documents[document.id] = document
 
@@ -374,6 +361,20 @@ def _build(path: Path, raw: dict[str, Any], schema: dict[str, Any]) -> Dataset:
         warnings=loader.warnings,
         broken=broken,
     )
+
+
+def _ids(name: str, collection: str, items: list[Any]) -> list[str]:
+    """The ids of a collection in file order (records without a usable id left out); duplicates refused."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        record_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(record_id, str) and record_id:
+            if record_id in seen:
+                raise DataError(name, "duplicate id", collection=collection, record=record_id, field="id")
+            seen.add(record_id)
+            ids.append(record_id)
+    return ids
 
 
 def _relation(

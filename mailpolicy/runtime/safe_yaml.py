@@ -1,9 +1,9 @@
 """Reading untrusted YAML and JSON data files without surprises: no aliases, no tags, no deep nesting.
 
-YAML is read in two passes with PyYAML's pure-Python parser (the C parser crashes on very deep
-input): the event stream is checked first (anchors, aliases, explicit tags, several documents,
-nesting deeper than `MAX_DEPTH`), then the node tree is composed and turned into plain values by
-hand, refusing duplicate keys. Unquoted scalars come back as `PlainScalar` so that the schema,
+YAML is read from the parser's event stream only (PyYAML's composers recurse, and the C one
+crashes on very deep input): values are built from the events in one pass, refusing anchors,
+aliases, explicit tags, several documents, duplicate keys and nesting deeper than `MAX_DEPTH` as
+they come, before anything is expanded. Unquoted scalars come back as `PlainScalar` so that the schema,
 not YAML 1.1's resolver, decides their type (`no` stays the text "no" in a name, `012` stays
 "012" in an id): see `coerce`.
 """
@@ -26,6 +26,12 @@ MAX_BYTES = 64 * 1024 * 1024
 """Largest data file read (64 MiB)."""
 
 
+# libyaml's event parser is twenty times faster than PyYAML's and iterative: it is only ever
+# asked for events, never to compose nodes (its composer recurses in C and crashes near 30,000
+# levels), and parse_yaml stops at the first event deeper than MAX_DEPTH.
+_EVENT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class PlainScalar(str):
     """An unquoted YAML scalar: its type (text, number, boolean, null) is decided by the schema."""
 
@@ -42,38 +48,40 @@ def _line(mark: Any) -> int | None:
 
 
 def parse_yaml(text: str, name: str) -> Any:
-    """The data of one YAML document as dicts, lists, `str` and `PlainScalar`; DataError otherwise."""
-    depth = 0
+    """The data of one YAML document as dicts, lists, `str` and `PlainScalar`; DataError otherwise.
+
+    The tree is built straight from the parser's events, in one pass and without recursion, so the
+    checks (aliases, anchors, tags, depth, duplicate keys) run before any value is expanded.
+    """
+    root: Any = None
+    # Open collections, innermost last: [container, key awaiting its value (mappings only)].
+    stack: list[list[Any]] = []
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_EVENT_LOADER):
+            line = _line(event.start_mark)
             if isinstance(event, yaml.AliasEvent):
-                raise DataError(
-                    name, "YAML aliases (*name) are not allowed in data files", line=_line(event.start_mark)
-                )
+                raise DataError(name, "YAML aliases (*name) are not allowed in data files", line=line)
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-                raise DataError(
-                    name, "YAML anchors (&name) are not allowed in data files", line=_line(event.start_mark)
-                )
+                raise DataError(name, "YAML anchors (&name) are not allowed in data files", line=line)
             if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag is not None:
-                raise DataError(
-                    name,
-                    f"YAML tags ({event.tag}) are not allowed in data files",
-                    line=_line(event.start_mark),
-                )
+                raise DataError(name, f"YAML tags ({event.tag}) are not allowed in data files", line=line)
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise DataError(name, "a data file holds one YAML document", line=_line(event.start_mark))
+                    raise DataError(name, "a data file holds one YAML document", line=line)
+            elif isinstance(event, yaml.ScalarEvent):
+                # libyaml reports a plain scalar's style as "", the pure-Python parser as None.
+                value = PlainScalar(event.value) if not event.style else str(event.value)
+                root = _place(stack, value, root, name, line)
             elif isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise DataError(
-                        name, f"nested deeper than {MAX_DEPTH} levels", line=_line(event.start_mark)
-                    )
+                if len(stack) >= MAX_DEPTH:
+                    raise DataError(name, f"nested deeper than {MAX_DEPTH} levels", line=line)
+                container: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+                root = _place(stack, container, root, name, line)
+                stack.append([container, _NO_KEY])
             elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+                stack.pop()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise DataError(name, f"not valid YAML: {exc.problem or exc.context}", line=_line(mark)) from None
@@ -83,26 +91,30 @@ def parse_yaml(text: str, name: str) -> Any:
         raise DataError(name, message, line=line) from None
     except yaml.YAMLError as exc:
         raise DataError(name, f"not valid YAML: {exc}") from None
-    if node is None:
-        return None
-    return _convert(node, name)
+    return root
 
 
-def _convert(node: yaml.Node, name: str) -> Any:
-    # Recursion is bounded by MAX_DEPTH, checked on the event stream before composing.
-    if isinstance(node, yaml.ScalarNode):
-        return PlainScalar(node.value) if node.style is None else str(node.value)
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, name) for item in node.value]
-    out: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            raise DataError(name, "mapping keys must be plain text", line=_line(key_node.start_mark))
-        key = str(key_node.value)
-        if key in out:
-            raise DataError(name, f"duplicate key '{key}'", line=_line(key_node.start_mark))
-        out[key] = _convert(value_node, name)
-    return out
+_NO_KEY: Any = object()
+
+
+def _place(stack: list[list[Any]], value: Any, root: Any, name: str, line: int | None) -> Any:
+    """Put a value into the innermost open collection (or make it the root); returns the root."""
+    if not stack:
+        return value
+    frame = stack[-1]
+    container = frame[0]
+    if isinstance(container, list):
+        container.append(value)
+    elif frame[1] is _NO_KEY:
+        if not isinstance(value, str):
+            raise DataError(name, "mapping keys must be plain text", line=line)
+        if value in container:
+            raise DataError(name, f"duplicate key '{value}'", line=line)
+        frame[1] = str(value)
+    else:
+        container[frame[1]] = value
+        frame[1] = _NO_KEY
+    return root
 
 
 def parse_json(text: str, name: str) -> Any:

@@ -3,6 +3,10 @@
 `make_table` takes rules in source order and lays them out the way the compiler must: per kind
 and field in precedence order, with the built-in defaults of SPEC 2.4 last. Tests of the whole
 pipeline use compiled policies instead (tests/cli/test_resolve.py).
+
+The built-in kinds and defaults are written out from SPEC 2.4 on purpose rather than imported from
+`mailpolicy.compiler.builtins`: these tests pin the runtime to the specification, independently of
+the compiler (tests/runtime/test_resolve_example.py checks that the two agree).
 """
 
 from __future__ import annotations

@@ -293,7 +293,7 @@ def test_deep_nesting_is_refused_without_crashing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("users: [\n", "data.yaml:2: not valid YAML: expected the node content, but found '<stream end>'"),
+        ("users: [\n", "data.yaml:2: not valid YAML: did not find expected node content"),
         ("a: 1\n---\nb: 2\n", "data.yaml:2: a data file holds one YAML document"),
         ("- 1\n- 2\n", "data.yaml: expected a mapping with users, client_groups, relations and documents"),
         ("users: 5\n", "data.yaml: field 'users': expected a list, got number 5"),
