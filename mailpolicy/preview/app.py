@@ -11,6 +11,8 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -30,6 +32,7 @@ PAGE_CSP = (
 # sandboxed iframe (the CSP `sandbox` directive applies to a top-level visit too).
 MESSAGE_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; base-uri 'none'"
 KEEPALIVE_SECONDS = 15.0
+ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 
 
 class PreviewState:
@@ -263,7 +266,10 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         Route("/events", events),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Bound to 127.0.0.1, but a web page elsewhere could still reach it through DNS rebinding
+    # (its own name resolving to 127.0.0.1); refusing other Host headers closes that door.
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(ALLOWED_HOSTS))]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 async def _render(snap: Snapshot, entry: Any) -> tuple[Any, Exception | None]:

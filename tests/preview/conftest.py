@@ -33,5 +33,5 @@ def client(workspace: Path) -> Iterator[object]:
     from mailpolicy.preview.model import Selection
 
     state = PreviewState(workspace / "firm-settings.mail", workspace / "data.yaml", Selection())
-    with TestClient(create_app(state, watch_files=False)) as test_client:
+    with TestClient(create_app(state, watch_files=False), base_url="http://127.0.0.1") as test_client:
         yield test_client

@@ -39,7 +39,7 @@ def make_client(policy: Path, data: Path, selection: Selection | None = None) ->
     from starlette.testclient import TestClient
 
     state = PreviewState(policy, data, selection or Selection())
-    return TestClient(create_app(state, watch_files=False))
+    return TestClient(create_app(state, watch_files=False), base_url="http://127.0.0.1")
 
 
 def test_gallery_shows_every_kind_against_every_relation(client: Any) -> None:
@@ -297,3 +297,9 @@ def test_sender_and_recipient_feed_their_sources(workspace: Path) -> None:
     assert '<span class="addr">jan@dupont-associes.be</span>' in row(page, "from")
     assert '<code class="source">sender</code> (user jan)' in row(page, "from")
     assert "sender <b>jan</b>" in page
+
+
+def test_other_host_names_are_refused(client: Any) -> None:
+    """A page of another site reaching the preview through DNS rebinding gets nothing."""
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200

@@ -61,7 +61,7 @@ def test_envelope_table_snapshot(tmp_path: Path, file_snapshot: Any) -> None:
     (tmp_path / "data.yaml").write_text(DATA, encoding="utf-8")
     state = PreviewState(tmp_path / "policy.mail", tmp_path / "data.yaml", Selection())
     assert state.snapshot.ok, state.snapshot.problems
-    client = TestClient(create_app(state, watch_files=False))
+    client = TestClient(create_app(state, watch_files=False), base_url="http://127.0.0.1")
     html = client.get("/message", params={"kind": "invoice", "relation": "C1", "document": "D1"}).text
     table = re.search(r"<h2>Envelope</h2>.*?</table>.*?</p>", html, re.S)
     assert table is not None
