@@ -7,6 +7,8 @@ envelope; the SMTP envelope recipients must equal To + CC + BCC.
 
 from __future__ import annotations
 
+import email
+import email.policy
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailpolicy.runtime.message import clean_header_text
+from mailpolicy.runtime.message import clean_header_text, compose_message
 from mailpolicy.runtime.resolve import resolve_message
+from mailpolicy.runtime.send import RetryPolicy, Sender, Status
+from mailpolicy.runtime.smtp_settings import SmtpSettings
 from tests.runtime.tables import Rule, free, role, src
 from tests.security.pipeline import addresses, assert_exact_headers, both_paths, load
+from tests.smtp_server import TestServer
 
 RULES = [
     Rule("from_name", "{{ sender.name }}"),
@@ -201,3 +206,45 @@ def test_any_text_in_names_and_subjects_adds_no_header(tmp_path: Path, name: str
     assert (
         shown[0] == shown[1] == (clean_header_text(envelope.from_name), clean_header_text(envelope.subject))
     )
+
+
+def test_over_real_smtp_the_envelope_is_exactly_the_validated_recipients(tmp_path: Path) -> None:
+    """GIVEN hostile names and addresses in the data WHEN the composed message is sent to a real
+    SMTP server THEN RCPT TO is exactly To + CC + BCC, and the delivered bytes hold no extra header."""
+    hostile = "x\r\nBcc: evil@evil.example =?utf-8?q?a=0ABcc:_x@evil?="
+    emails = [
+        "good@client.be",
+        "alice@example.org)<bob@evil.com",
+        "x@client.be, y@evil.com",
+        "Good@Client.be",
+    ]
+    table, data = load(tmp_path, _data(hostile, emails), RULES)
+    envelope = resolve_message(table, data, kind="general", relation="R1", sender="jan")
+    composed = compose_message(table, data, envelope)
+    server = TestServer(tmp_path, security="none").start()
+    try:
+        settings = SmtpSettings("127.0.0.1", server.port, "none")
+        with Sender(settings, retry=RetryPolicy(attempts=1), sleep=lambda _: None, timeout=10) as sender:
+            outcome = sender.send_message(composed)
+        assert outcome.status is Status.SENT, outcome.describe()
+        (received,) = server.messages
+    finally:
+        server.stop()
+    assert received.rcpt_tos == ["good@client.be", "jan@dupont-associes.be", "office@firm.be"]
+    parsed = email.message_from_bytes(received.data, policy=email.policy.default)
+    assert sorted(parsed.keys()) == sorted(
+        [
+            "From",
+            "To",
+            "Cc",
+            "Reply-To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "MIME-Version",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+        ]
+    )
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["good@client.be"]
+    assert b"evil.com" not in received.data
