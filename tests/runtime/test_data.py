@@ -332,3 +332,29 @@ def test_empty_file_is_an_empty_dataset(tmp_path: Path) -> None:
     """An empty data file has no records (and no error)."""
     data = load_text(tmp_path, "")
     assert (data.relations, data.users, data.documents) == ({}, {}, {})
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "pure"])
+def test_both_event_parsers_give_the_same_data_and_refusals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str
+) -> None:
+    """Without libyaml the pure-Python parser reads the same values and refuses the same input."""
+    import yaml
+
+    from mailpolicy.runtime import safe_yaml
+
+    if loader == "pure":
+        monkeypatch.setattr(safe_yaml, "_EVENT_LOADER", yaml.SafeLoader)
+    else:
+        assert safe_yaml._EVENT_LOADER is yaml.CSafeLoader
+    data = load_text(tmp_path, DATA)
+    assert data.relations["R001"].dunning_emails == ["relances@garage-martin.be", "patron@garage-martin.be"]
+    assert data.documents["F2026-0042"].number == "2026-0042"
+    assert (
+        data_error(tmp_path, "a: " + "[" * 100_000) == f"data.yaml:1: nested deeper than {MAX_DEPTH} levels"
+    )
+    assert (
+        data_error(tmp_path, "a: &x 1\n") == "data.yaml:1: YAML anchors (&name) are not allowed in data files"
+    )
+    assert data_error(tmp_path, "a: 1\na: 2\n") == "data.yaml:2: duplicate key 'a'"
+    assert data_error(tmp_path, "? [a]\n: 1\n") == "data.yaml:1: mapping keys must be plain text"
