@@ -303,3 +303,19 @@ def test_other_host_names_are_refused(client: Any) -> None:
     """A page of another site reaching the preview through DNS rebinding gets nothing."""
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
     assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
+
+
+def test_every_message_page_of_the_example_renders(client: Any) -> None:
+    """Every card opens: a built message with its envelope and .eml, a failed one with its error."""
+    gallery = "".join(client.get("/", params={"page": n}).text for n in (1, 2, 3))
+    cards = re.findall(
+        r'<li class="card( failed| skipped)?"><a class="open" href="(/message\?[^"]+)"', gallery
+    )
+    assert len(cards) == 72
+    for state, link in cards:
+        html = client.get(link.replace("&amp;", "&")).text
+        if state:
+            assert '<p class="error"><b>' in html and '<table class="envelope">' not in html, link
+        else:
+            assert '<table class="envelope">' in html and 'id="download"' in html, link
+            assert "cannot be rendered" not in html, link
