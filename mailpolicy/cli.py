@@ -740,27 +740,34 @@ def resolve_command(
 
 
 @cli.command("fmt")
-@click.argument("policies", metavar="POLICY...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("policies", metavar="POLICY...", nargs=-1, required=True)
 @click.option("--check", is_flag=True, help="Write nothing; list files that would change, exit 1 if any.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
 def fmt_command(policies: tuple[str, ...], check: bool, show_diff: bool) -> None:
-    """Rewrite policies in the one canonical layout (comments kept, meaning unchanged)."""
+    """Rewrite policies in the one canonical layout (comments kept, meaning unchanged).
+
+    `-` formats standard input to standard output (for editors).
+    """
     from pathlib import Path
 
     from mailpolicy.diagnostics import DiagnosticError, render_text
     from mailpolicy.dsl.fmt import format_policy, unified_diff
-    from mailpolicy.dsl.parser import read_policy
+    from mailpolicy.dsl.parser import decode_policy, read_policy
 
+    for name in policies:
+        if name != "-" and not Path(name).is_file():
+            fail(f"no such file: {name}", 2)
     changed: list[str] = []
     broken = False
     for name in policies:
         path = Path(name)
-        if not path.is_file():
-            fail(f"no such file: {name}", 2)
         text: str | None = None
         try:
-            text = read_policy(path)
-            formatted = format_policy(text, name)
+            if name == "-":
+                text = decode_policy(click.get_binary_stream("stdin").read(), "<stdin>")
+            else:
+                text = read_policy(path)
+            formatted = format_policy(text, "<stdin>" if name == "-" else name)
         except DiagnosticError as exc:
             # A file that does not parse is never rewritten; say why and go on with the others.
             for diag in exc.diagnostics:
@@ -770,6 +777,9 @@ def fmt_command(policies: tuple[str, ...], check: bool, show_diff: bool) -> None
         except OSError as exc:
             click.echo(f"error: {name}: cannot read: {exc.strerror or exc}", err=True)
             broken = True
+            continue
+        if name == "-" and not check and not show_diff:
+            click.echo(formatted, nl=False)
             continue
         if formatted == text:
             continue

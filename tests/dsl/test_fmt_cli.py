@@ -77,3 +77,19 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
         "",
         f"error: no such file: {tmp_path / 'none.mail'}\n",
     )
+
+
+def test_standard_input_to_standard_output() -> None:
+    result = CliRunner().invoke(cli, ["fmt", "-"], input=UGLY)
+    assert (result.exit_code, result.stdout) == (0, PRETTY)
+    result = CliRunner().invoke(cli, ["fmt", "--check", "-"], input=UGLY)
+    assert (result.exit_code, result.stdout) == (1, "would reformat -\n")
+    result = CliRunner().invoke(cli, ["fmt", "-"], input="bcc == sender\n")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("<stdin>:1:5: error[MP001]: unexpected '=='")
+
+
+def test_a_missing_file_stops_before_anything_is_rewritten(tmp_path: Path) -> None:
+    ugly, _ = files(tmp_path)
+    assert run("fmt", str(ugly), str(tmp_path / "none.mail"))[0] == 2
+    assert ugly.read_text(encoding="utf-8") == UGLY
