@@ -35,7 +35,7 @@ SAME_ADDRESS_TWICE = "MP606"
 LINT_DESCRIPTIONS = {
     UNREACHABLE_ELSE: "an `else` term that can never be reached",
     REDUNDANT_RULE: "a rule identical to the one it would inherit",
-    UNUSED_DECLARATION: "a declared role, kind or audience that is never used",
+    UNUSED_DECLARATION: "a declared role or kind that is never used",
     FROM_NEVER_VERIFIED: "a `from` chain whose sources can never be on a verified domain",
     CLIENT_GROUP_IN_MAILING: "a client-group address in `to` of a mailing",
     SAME_ADDRESS_TWICE: "the same address in two headers by construction",
@@ -475,16 +475,6 @@ def _walk(expr: Expr) -> Iterator[Expr]:
         yield from _walk(child)
 
 
-def _walk_cond(cond: Mapping[str, Any] | None) -> Iterator[Mapping[str, Any]]:
-    if not cond:
-        return
-    yield cond
-    for child in cond.get("args", []):
-        yield from _walk_cond(child)
-    if cond.get("arg"):
-        yield from _walk_cond(cond["arg"])
-
-
 def _strip_locs(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_locs(v) for k, v in value.items() if k not in ("loc", "builtin")}
@@ -596,16 +586,11 @@ class _Linter:
         return {"line": line, "column": len(match.group(1)) + 1}
 
     def unused_declarations(self) -> None:
+        # Audiences are left out: no rule refers to one; they are chosen at send time (--audience).
         used_roles: set[str] = set()
-        used_paths: set[str] = set()
         for _kind, _field, rule in _policy_rules(self.model):
             if "expr" in rule:
                 used_roles.update(n["name"] for n in _walk(rule["expr"]) if n.get("op") in ("role", "source"))
-            for cond in _walk_cond(rule.get("when")):
-                used_paths.update(_cond_paths(cond))
-        for audience in self.table.get("audiences", {}).values():
-            for cond in _walk_cond(audience.get("when")):
-                used_paths.update(_cond_paths(cond))
         for role in self.table.get("roles", []):
             if role in BUILTIN_ROLES or role in used_roles:
                 continue
@@ -694,17 +679,6 @@ class _Linter:
                                 f"the copy in `{second}` is always dropped",
                                 [f"remove it from one of the two rules ({_where(other.rule)})"],
                             )
-
-
-def _cond_paths(cond: Mapping[str, Any]) -> set[str]:
-    paths = set()
-    if "path" in cond:
-        paths.add(str(cond["path"]))
-    for side in ("left", "right"):
-        operand = cond.get(side)
-        if isinstance(operand, Mapping) and "path" in operand:
-            paths.add(str(operand["path"]))
-    return paths
 
 
 def _sure_items(expr: Expr) -> set[str]:
