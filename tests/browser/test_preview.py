@@ -71,10 +71,10 @@ def serve(workspace: Path) -> PreviewServer:
     return server
 
 
-def shot(page: Page, name: str) -> None:
-    """A full-page screenshot under tests/artifacts/preview/."""
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """A screenshot under tests/artifacts/preview/ (the whole page, or what the window shows)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -140,7 +140,7 @@ def test_gallery_to_message_to_rule_and_live_reload(page: Page, workspace: Path)
         target = page.locator(f"#L{cc_line}")
         expect(target).to_have_class("hl")
         expect(target).to_contain_text("invoice.cc = responsible")
-        shot(page, "source")
+        shot(page, "source", full_page=False)  # the window, scrolled to the anchored line
         page.go_back()
 
         # 375 px: the HTML part narrows.

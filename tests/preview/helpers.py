@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 
 # The rules the tests look at, as whole-line patterns; the group `at` marks the source term.
-INVOICE_CC = r"^invoice\.cc\s*=\s*(?P<at>responsible)\s*$"
-GENERAL_FROM = r"^from\s*=\s*(?P<at>sender)\s+else\s+company\s*$"
-INVOICE_SUBJECT_NL = r"^invoice\.subject\[nl\]\s*="
-GENERAL_REPLY_TO = r"^reply_to\s*=\s*responsible\s+else\s+(?P<at>company)\s*$"
+INVOICE_CC = r"^invoice\.cc[ \t]*=[ \t]*(?P<at>responsible)[ \t]*$"
+GENERAL_FROM = r"^from[ \t]*=[ \t]*(?P<at>sender)[ \t]+else[ \t]+company[ \t]*$"
+INVOICE_SUBJECT_NL = r"^invoice\.subject\[nl\][ \t]*="
+GENERAL_REPLY_TO = r"^reply_to[ \t]*=[ \t]*responsible[ \t]+else[ \t]+(?P<at>company)[ \t]*$"
 
 
 def rule_position(policy: Path, pattern: str) -> tuple[int, int]:
