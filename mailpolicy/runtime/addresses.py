@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -11,6 +12,7 @@ class InvalidAddress(ValueError):
     """An address string that is not exactly one valid bare `local@domain` address."""
 
 
+@lru_cache(maxsize=8192)  # the same addresses recur across relations and messages
 def check_address(text: str) -> str:
     """The normalised form of one bare address (domain lower-cased), or raise InvalidAddress.
 
