@@ -288,3 +288,39 @@ def test_explain_the_example(args: list[str], file_snapshot: object) -> None:
     code, out, _ = run("resolve", policy, "--data", data, *args, "--explain")
     assert code == 0
     assert out == file_snapshot
+
+
+def test_a_compiled_table_resolves_like_its_policy(tmp_path: Path) -> None:
+    """`compile -o table.json` then `resolve table.json` gives what `resolve policy.mail` gives."""
+    table = tmp_path / "firm-settings.json"
+    code, _, _ = run("compile", str(EXAMPLES / "firm-settings.mail"), "-o", str(table))
+    assert code == 0
+    args = [
+        "--data",
+        str(EXAMPLES / "data.yaml"),
+        "--kind",
+        "reminder",
+        "--document",
+        "F2026-0044",
+        "--explain",
+    ]
+    from_table = run("resolve", str(table), *args)
+    from_policy = run("resolve", str(EXAMPLES / "firm-settings.mail"), *args)
+    assert from_table[0] == 0
+    assert from_table == from_policy
+
+
+def test_policy_errors_are_shown_with_their_line(tmp_path: Path) -> None:
+    """A policy with errors prints its diagnostics and exits 1 before resolving anything."""
+    policy = tmp_path / "bad.mail"
+    policy.write_text(
+        (EXAMPLES / "firm-settings.mail").read_text(encoding="utf-8") + "reply_to = responsibel\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(
+        "resolve", str(policy), "--data", str(EXAMPLES / "data.yaml"), "--kind", "task", "--relation", "R001"
+    )
+    assert (code, out) == (1, "")
+    assert "error[" in err and "unknown address source 'responsibel'" in err
+    assert "help: did you mean 'responsible'?" in err
+    assert err.endswith(f"error: {policy}: the policy has errors\n")
