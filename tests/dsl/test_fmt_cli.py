@@ -93,3 +93,29 @@ def test_a_missing_file_stops_before_anything_is_rewritten(tmp_path: Path) -> No
     ugly, _ = files(tmp_path)
     assert run("fmt", str(ugly), str(tmp_path / "none.mail"))[0] == 2
     assert ugly.read_text(encoding="utf-8") == UGLY
+
+
+def test_pre_commit_hooks_run_the_documented_commands(tmp_path: Path) -> None:
+    """Each hook of .pre-commit-hooks.yaml is a `mailpolicy` command that works on *.mail files."""
+    import re
+
+    import yaml
+
+    hooks = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text("utf-8")
+    )
+    assert [h["id"] for h in hooks] == ["mailpolicy-check", "mailpolicy-fmt"]
+    policy = tmp_path / "firm.mail"
+    policy.write_text(
+        'firm {\n  name             = "F"\n  company          = "c@f.be"\n'
+        '  platform         = "p@m.example"\n  verified_domains = ["f.be"]\n}\nbcc = sender\n',
+        encoding="utf-8",
+    )
+    for hook in hooks:
+        assert re.search(hook["files"], "dir/x.mail") and not re.search(hook["files"], "x.mail.bak")
+        program, *args = hook["entry"].split()
+        assert program == "mailpolicy"
+        code, _, err = run(*args, str(policy))
+        assert code == 0, (hook["id"], err)
+    policy.write_text("bcc=sender\n", encoding="utf-8")
+    assert run(*hooks[1]["entry"].split()[1:], str(policy))[0] == 1
