@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from mailpolicy.diagnostics import Diagnostic
 from mailpolicy.preview import pages
 from mailpolicy.preview.model import MessageKey, Selection, Snapshot, load_snapshot, render
 
@@ -45,10 +46,20 @@ class PreviewState:
         # A per-process token: a page served by an earlier server run reloads when it reconnects.
         self._boot = secrets.token_hex(4)
         self._count = 0
-        self.snapshot = load_snapshot(self.policy, self.data, selection, self._next_version())
+        self.snapshot = self._load(self._next_version())
         self._listeners: set[asyncio.Queue[str | None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
+
+    def _load(self, version: str) -> Snapshot:
+        """Load a snapshot; an unexpected failure becomes a page, never a dead watcher."""
+        try:
+            return load_snapshot(self.policy, self.data, self.selection, version)
+        except Exception as exc:  # a bug in a stage must not stop the server or its live reload
+            snap = Snapshot(version, self.policy, self.data, self.selection)
+            message = f"the preview could not load the files: {type(exc).__name__}: {exc}"
+            snap.problems.append(Diagnostic(code="E-INTERNAL", message=message))
+            return snap
 
     def _next_version(self) -> str:
         self._count += 1
@@ -57,7 +68,7 @@ class PreviewState:
     async def reload(self) -> Snapshot:
         """Reload from disk off the event loop, swap the snapshot, tell every open page."""
         version = self._next_version()
-        snap = await anyio.to_thread.run_sync(load_snapshot, self.policy, self.data, self.selection, version)
+        snap = await anyio.to_thread.run_sync(self._load, version)
         self.snapshot = snap
         for queue in list(self._listeners):
             queue.put_nowait(snap.version)

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from mailpolicy.preview.app import MESSAGE_CSP, PAGE_CSP, PreviewState, create_app
@@ -319,3 +320,20 @@ def test_every_message_page_of_the_example_renders(client: Any) -> None:
         else:
             assert '<table class="envelope">' in html and 'id="download"' in html, link
             assert "cannot be rendered" not in html, link
+
+
+def test_an_unexpected_failure_while_loading_becomes_a_page(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a stage shows as an error page (and keeps the server alive), never a traceback.
+
+    No real input makes a stage crash on purpose, so the failure is injected.
+    """
+    import mailpolicy.preview.app as app_module
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module, "load_snapshot", crash)
+    html = make_client(workspace / "firm-settings.mail", workspace / "data.yaml").get("/").text
+    assert "<b>error[E-INTERNAL]</b>: the preview could not load the files: RuntimeError: boom" in html
