@@ -59,7 +59,9 @@ def main() -> None:
         },
     )
     mjml_source = (EXAMPLES / "templates" / "invoice.mjml").read_text(encoding="utf-8")
-    html_size = sum(len(p.encode()) for p in table.templates[env.template]["html"] if isinstance(p, str))
+    assert env.template is not None
+    html_parts = table.templates[env.template]["html"]
+    html_size = sum(len(p.encode()) for p in html_parts if isinstance(p, str))
 
     def naive_one() -> bytes:
         return naive.naive_message(

@@ -243,6 +243,16 @@ def render_mjml(source: str) -> str:
 
     Raises ValueError with MRML's message when MJML cannot render the source.
     """
+    # A cold `check` would import mjml-python and css-inline and render every template: renders
+    # are kept in the user cache, keyed by the source and the code that renders (mailpolicy.cache).
+    from mailpolicy.cache import code_stamp, memo, module_stamp
+
+    key = f"{module_stamp('mjml', 'css_inline')};{code_stamp(__file__)}\0{source}"
+    return memo("mjml", key, lambda: _render_mjml(source))
+
+
+def _render_mjml(source: str) -> str:
+    """`render_mjml` without the cache."""
     import mjml  # lazily: `check` without templates should not pay for it
 
     inline_css_text: list[str] = []
