@@ -437,7 +437,11 @@ def _document(loader: _Loader, index: int, item: dict[str, Any], relation_ids: s
     resolved: str | None = None
     if file:
         base = loader.path.resolve().parent
-        target = (base / file).resolve()
+        try:
+            target = (base / file).resolve()
+        except (ValueError, OSError):  # a NUL byte, a name too long for the system
+            loader.fail("document", index, "file", "not a usable file path")
+            return None
         # Attachments come from the data file's folder only: an exported file must not be able
         # to attach /etc/passwd or ../../secrets (`..`, absolute paths and escaping symlinks).
         if Path(file).is_absolute() or not target.is_relative_to(base):

@@ -189,6 +189,19 @@ def test_bad_documents_fail_alone(tmp_path: Path, record: str, message: str) -> 
     assert record_error(tmp_path, text) == f"data.yaml: {message}"
 
 
+def test_attachment_path_with_a_nul_byte_is_a_record_error(tmp_path: Path) -> None:
+    """A NUL byte in `document.file` (JSON allows it) fails that document, not the load."""
+    text = json.dumps(
+        {
+            "relations": [{"id": "R1", "name": "A"}],
+            "documents": [{"id": "F1", "kind": "invoice", "relation": "R1", "file": "a\u0000.pdf"}],
+        }
+    )
+    assert record_error(tmp_path, text.replace("data.yaml", "")) == (
+        "data.yaml: document 'F1', field 'file': not a usable file path"
+    )
+
+
 def test_attachment_symlink_leaving_the_folder_is_refused(tmp_path: Path) -> None:
     """A symlink inside the folder that points outside it is refused like `..`."""
     (tmp_path / "data").mkdir()
