@@ -273,6 +273,8 @@ def load_data(path: str | Path) -> Dataset:
     except UnicodeDecodeError as exc:
         line = raw_bytes.count(b"\n", 0, exc.start) + 1
         raise DataError(name, f"not UTF-8 text (byte {exc.start})", line=line) from None
+    except OSError as exc:
+        raise DataError(name, f"cannot read: {exc.strerror or exc}") from None
     schema = _schema()
     if path.suffix.lower() == ".json":
         raw = parse_json(text, name)

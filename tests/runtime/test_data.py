@@ -371,3 +371,13 @@ def test_both_event_parsers_give_the_same_data_and_refusals(
     )
     assert data_error(tmp_path, "a: 1\na: 2\n") == "data.yaml:2: duplicate key 'a'"
     assert data_error(tmp_path, "? [a]\n: 1\n") == "data.yaml:1: mapping keys must be plain text"
+
+
+def test_unreadable_files_are_data_errors(tmp_path: Path) -> None:
+    """A missing file or a folder is a DataError naming it, for callers that did not check first."""
+    with pytest.raises(DataError) as info:
+        load_data(tmp_path / "missing.yaml")
+    assert str(info.value) == f"{tmp_path / 'missing.yaml'}: cannot read: No such file or directory"
+    with pytest.raises(DataError) as info:
+        load_data(tmp_path)
+    assert str(info.value) == f"{tmp_path}: cannot read: Is a directory"
