@@ -41,3 +41,17 @@ def test_importing_the_runtime_is_light() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert all(name not in result.stdout for name in FORBIDDEN)
+
+
+def test_no_runtime_module_imports_a_compiler_stage() -> None:
+    """Every module of mailpolicy.runtime, imported together, leaves lark, click and the compiler out."""
+    script = """
+import importlib, json, pkgutil, sys
+import mailpolicy.runtime as runtime
+for module in pkgutil.iter_modules(runtime.__path__):
+    importlib.import_module(f"mailpolicy.runtime.{module.name}")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"lark", "click", "mjml", "css_inline"}
+                        or m.startswith(("mailpolicy.dsl", "mailpolicy.compiler", "mailpolicy.cli")))))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
