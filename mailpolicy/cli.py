@@ -683,11 +683,15 @@ def preview_command(
     type=click.Path(exists=True, dir_okay=False),
     help="The data file (YAML or JSON).",
 )
-@click.option("--kind", required=True, help="The message kind (invoice, reminder, general, ...).")
-@click.option("--relation", help="The relation's id (may be left out with --document).")
-@click.option("--sender", help="The sending user's id (feeds the `sender` source).")
-@click.option("--document", help="The document's id.")
-@click.option("--recipient", "recipients", multiple=True, help="An address for the `recipient` source.")
+@click.option(
+    "--kind", required=True, metavar="KIND", help="The message kind (invoice, reminder, general...)."
+)
+@click.option("--relation", metavar="ID", help="The relation's id (may be left out with --document).")
+@click.option("--sender", metavar="USER_ID", help="The sending user's id (feeds the `sender` source).")
+@click.option("--document", metavar="DOC_ID", help="The document's id.")
+@click.option(
+    "--recipient", "recipients", multiple=True, metavar="ADDR", help="An address for the `recipient` source."
+)
 @click.option("--explain", is_flag=True, help="Add the trace: which rule decided each field and why.")
 def resolve_command(
     policy_or_table: str,
@@ -699,7 +703,11 @@ def resolve_command(
     recipients: tuple[str, ...],
     explain: bool,
 ) -> None:
-    """Print who sends and receives one message, as JSON (SPEC section 5)."""
+    """Print one message's From, Reply-To, To, CC, BCC and subject as JSON.
+
+    With --explain, the JSON also says which rule decided each field and why each source was used
+    or skipped; in a terminal the same is printed readably on stderr.
+    """
     import json
 
     from mailpolicy.runtime.data import load_data
