@@ -115,6 +115,29 @@ def _check_addresses(table: RuleTable, name: str) -> None:
                         ) from None
 
 
+MAX_TABLE_DEPTH = 160
+"""Deepest JSON nesting a rule table may have: the compiler bounds expressions and conditions to
+64 levels (`MAX_NESTING`), at most two JSON levels each, under the table's own seven."""
+
+
+def _nesting(value: Any) -> int:
+    """How deeply lists and objects nest in VALUE, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_TABLE_DEPTH:  # deeper is refused anyway: no need to walk further
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def load_table(source: str | Path | Mapping[str, Any]) -> RuleTable:
     """A RuleTable from a JSON file path or an already-parsed dict; TableError when it is not one.
 
@@ -147,6 +170,10 @@ def load_table(source: str | Path | Mapping[str, Any]) -> RuleTable:
             f"{name}: rule table format version {version!r} is not supported "
             f"(this mailpolicy reads version {FORMAT_VERSION}); compile the policy again"
         )
+    # Before the schema: jsonschema and the runtime's condition evaluator recurse per level, so a
+    # hand-edited or tampered table nested a few hundred levels deep raised RecursionError (issue 8).
+    if _nesting(raw) > MAX_TABLE_DEPTH:
+        raise TableError(f"{name}: not a valid rule table: nested deeper than {MAX_TABLE_DEPTH} levels")
     _validate(raw, name)
     try:
         table = RuleTable(
