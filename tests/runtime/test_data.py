@@ -381,3 +381,21 @@ def test_unreadable_files_are_data_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         load_data(tmp_path)
     assert str(info.value) == f"{tmp_path}: cannot read: Is a directory"
+
+
+def test_broken_records_keep_their_place_for_bulk_runs(tmp_path: Path) -> None:
+    """relation_order and document_order list every id, broken ones included, in file order."""
+    data = load_text(
+        tmp_path,
+        "relations:\n  - {id: R1, name: A}\n  - {id: R2, name: B, language: xx}\n  - {id: R3, name: C}\n"
+        "documents:\n  - {id: F1, kind: invoice, relation: R2}\n"
+        "  - {id: F2, kind: invoice, relation: R1, amount: x}\n",
+    )
+    assert (data.relation_order, list(data.relations)) == (["R1", "R2", "R3"], ["R1", "R3"])
+    assert (data.document_order, list(data.documents)) == (["F1", "F2"], ["F1"])
+    with pytest.raises(MessageError) as info:
+        data.document("F2", kind="invoice")
+    assert str(info.value).endswith("document 'F2', field 'amount': expected a number, got text 'x'")
+    assert (info.value.kind, info.value.document) == ("invoice", "F2")
+    with pytest.raises(MessageError, match="relation 'R2', field 'language'"):
+        data.relation("R2")
