@@ -98,11 +98,21 @@ def _error(envelope: Envelope, message: str) -> MessageError:
     return MessageError(message, kind=envelope.kind, relation=envelope.relation, document=envelope.document)
 
 
+# One `local@domain` without white space, controls, quotes, brackets or list separators.
+_NOT_IN_ADDRESS = r"\s\x00-\x1f\x7f-\x9f\u2028\u2029\"(),:;<>@\[\\\]"
+_BARE_ADDRESS = re.compile(f"[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+")
+
+
 def ascii_address(address: str, envelope: Envelope) -> str:
     """The address as it can appear in a header: an internationalised domain in its IDNA form.
 
     A non-ASCII local part needs SMTPUTF8, which these messages do not use: MessageError.
     """
+    # resolve_message only hands out validated addresses, but an Envelope built by hand (or
+    # rebuilt from a tampered journal) must not put a line break or a second address into a
+    # header or an SMTP command: both paths go through here (issue 8).
+    if not _BARE_ADDRESS.fullmatch(address):
+        raise _error(envelope, f"address {address!r} is not one bare address")
     if address.isascii():
         return address
     local, _, domain = address.rpartition("@")
@@ -363,6 +373,8 @@ def _headers_values(
     to = [ascii_address(a, envelope) for a in envelope.to]
     cc = [ascii_address(a, envelope) for a in envelope.cc]
     reply_to = [ascii_address(a, envelope) for a in envelope.reply_to]
+    for address in envelope.bcc:  # never in a header, but in RCPT TO: the same check
+        ascii_address(address, envelope)
     now = (clock or _now)()
     local_id = (make_id or _new_id)()
     message_id = f"{clean_header_text(local_id).replace(' ', '')}@{message_domain(table, from_address)}"

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailpolicy.runtime.message import clean_header_text, compose_message
+from mailpolicy.runtime.errors import MessageError
+from mailpolicy.runtime.message import build_email_message, clean_header_text, compose_message
 from mailpolicy.runtime.resolve import resolve_message
 from mailpolicy.runtime.send import RetryPolicy, Sender, Status
 from mailpolicy.runtime.smtp_settings import SmtpSettings
@@ -249,3 +250,31 @@ def test_over_real_smtp_the_envelope_is_exactly_the_validated_recipients(tmp_pat
     )
     assert [a.addr_spec for a in parsed["To"].addresses] == ["good@client.be"]
     assert b"evil.com" not in received.data
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("to", "a@client.be\r\nBcc: evil@evil.example"),
+        ("to", "a@client.be, evil@evil.example"),
+        ("cc", "Evil <evil@evil.example>"),
+        ("reply_to", "a@client.be\nX: y"),
+        ("bcc", "a@client.be\r\nRCPT TO:<evil@evil.example>"),
+        ("from_address", "inbox@mailer.example\r\nBcc: evil@evil.example"),
+    ],
+    ids=["to-crlf", "to-comma", "cc-display-name", "reply-to-lf", "bcc-smtp-command", "from-crlf"],
+)
+def test_a_hand_built_envelope_with_a_hostile_address_is_refused(
+    tmp_path: Path, field: str, bad: str
+) -> None:
+    """GIVEN an Envelope built by hand (not by resolve_message) with a hostile address
+    WHEN either path builds the message THEN MessageError: both paths re-check that every
+    address is one bare address before it reaches a header or the SMTP envelope."""
+    table, data = load(tmp_path, _data("Garage"), RULES)
+    envelope = resolve_message(table, data, kind="general", relation="R1", sender="jan")
+    value: Any = bad if field == "from_address" else [*getattr(envelope, field), bad]
+    setattr(envelope, field, value)
+    for make in (compose_message, build_email_message):
+        with pytest.raises(MessageError) as info:
+            make(table, data, envelope)
+        assert str(info.value) == f"address {bad!r} is not one bare address"
