@@ -77,3 +77,19 @@ def test_render_writes_clean_messages_and_fails_the_dangerous_one_alone(tmp_path
         assert [a.addr_spec for a in parsed["To"].addresses] == to
         assert str(parsed["Subject"]) == subject
         assert b"evil.com" not in raw
+
+
+def test_render_file_names_never_leave_the_output_folder(tmp_path: Path) -> None:
+    """GIVEN relation ids like `../../escape` and `/etc/cron.d/x` WHEN rendered THEN every .eml file is
+    written inside --out, with the id made safe."""
+    Path("data.yaml").write_text(
+        "relations:\n"
+        '  - {id: "../../escape", name: A, emails: [a@client.be], attributes: {portal: "https://ok.example"}}\n'
+        '  - {id: "/etc/cron.d/x", name: B, emails: [b@client.be], attributes: {portal: "https://ok.example"}}\n'
+        '  - {id: "..", name: C, emails: [c@client.be], attributes: {portal: "https://ok.example"}}\n',
+        encoding="utf-8",
+    )
+    result = run("render", "policy.mail", "--data", "data.yaml", "--kind", "invoice", "--all", "--out", "out")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.eml"))
+    assert written == ["out/_.._escape.eml", "out/_etc_cron.d_x.eml", "out/message.eml"]
