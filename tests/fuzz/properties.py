@@ -4,7 +4,8 @@ For any bytes at all: the library (`compile_file`) returns diagnostics instead o
 each diagnostic is located in the policy (PATH:LINE:COL inside the file); `mailpolicy check`,
 run in-process through click's CliRunner, exits 0 or 1, prints no traceback, and every
 diagnostic line it prints starts with PATH:LINE:COL (and `--format json` gives the same findings,
-each with its path, line and column).
+each with its path, line and column); `mailpolicy compile` fails exactly when `check` finds
+errors, and every table it writes loads in the runtime.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from mailpolicy.cli import cli
 from mailpolicy.compiler import compile_file
 from mailpolicy.compiler.lint import lint_table
+from mailpolicy.runtime.table import load_table
 
 # The first line of each diagnostic in the text form; excerpt and help lines start with a space.
 _DIAGNOSTIC = re.compile(r"^(?!\s)(?!checked \d)(.*?)(error|warning)\[([A-Z]+\d+)\]: ")
@@ -74,4 +76,15 @@ def check_policy_bytes(data: bytes) -> tuple[int, list[str]]:
         assert sorted(item["code"] for item in items) == sorted(codes)
         for item in items:
             assert item["path"] == str(path) and item["line"] >= 1 and item["column"] >= 1, item
+
+        # `compile` agrees with `check`, and whatever it writes the runtime loads.
+        compiled = runner.invoke(cli, ["compile", str(path)], catch_exceptions=True)
+        assert compiled.exception is None or isinstance(compiled.exception, SystemExit), repr(
+            compiled.exception
+        )
+        assert compiled.exit_code == (1 if errors else 0), (compiled.exit_code, compiled.stderr)
+        if compiled.exit_code == 0:
+            load_table(json.loads(compiled.stdout))
+        else:
+            assert compiled.stdout == ""
         return run.exit_code, codes
