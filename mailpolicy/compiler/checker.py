@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,28 @@ def _start(span: Span) -> Span:
 @functools.lru_cache(maxsize=4096)
 def normalise_address(address: str) -> str:
     """A bare address checked with email-validator and normalised (domain lower-cased); ValueError."""
-    from email_validator import EmailNotValidError, validate_email
-
     if address != address.strip() or "<" in address:
         raise ValueError("write the bare address, without spaces or a display name")
+    # Importing email-validator is a tenth of a cold `check`: the verdicts (errors too) are kept
+    # in the user cache, keyed by the address and the code that decides (mailpolicy.cache).
+    from mailpolicy.cache import code_stamp, memo, module_stamp
+
+    key = f"{module_stamp('email_validator')};{code_stamp(__file__)}\0{address}"
+    verdict, _, text = memo("address", key, lambda: _validate_address(address)).partition(":")
+    if verdict != "ok":
+        raise ValueError(text)
+    return text
+
+
+def _validate_address(address: str) -> str:
+    """`ok:<normalised address>` or `error:<why>`, from email-validator."""
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         info = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-    return str(info.normalized)
+        return f"error:{exc}"
+    return f"ok:{info.normalized}"
 
 
 def _domain_verified(address: str, verified: list[str]) -> bool:
@@ -344,18 +358,20 @@ class PolicyChecker:
                     did_you_mean(parent, self.kinds),
                 )
         # A cycle of `extends` never reaches `general`; report it once, at its first declaration.
-        reported: set[str] = set()
+        # Each kind is walked once: `done` kinds are known to reach `general` (or a reported cycle).
+        done: set[str] = set()
         for decl in declared:
-            start = decl.name.text
+            position: dict[str, int] = {}
             chain: list[str] = []
-            current: str | None = start
-            while current is not None and current not in chain:
+            current: str | None = decl.name.text
+            while current is not None and current not in done and current not in position:
+                position[current] = len(chain)
                 chain.append(current)
                 current = self.kinds.get(current)
-            if current is None or current in reported:
+            done.update(chain)
+            if current is None or current not in position:
                 continue
-            cycle = chain[chain.index(current) :]
-            reported.update(cycle)
+            cycle = chain[position[current] :]
             first = min((seen[k] for k in cycle), key=lambda d: (d.span.line, d.span.column))
             shown = " → ".join([*cycle, cycle[0]])
             self.error(
@@ -915,57 +931,73 @@ class PolicyChecker:
             else:
                 seen[key] = info
 
-    def _lineage(self, kind: str) -> list[str]:
-        out: list[str] = []
+    def _lineage(self, kind: str) -> Iterator[str]:
+        """The kind, its parent, and so on up to `general` (stops on a cycle)."""
+        seen: set[str] = set()
         current: str | None = kind
-        while current is not None and current not in out:
-            out.append(current)
+        while current is not None and current not in seen:
+            seen.add(current)
+            yield current
             current = self.kinds.get(current)
-        return out
+
+    def _parents_first(self) -> list[str]:
+        """Every kind, each after its parent (the kinds have no cycle left after check_kinds)."""
+        depth: dict[str, int] = {}
+        for kind in self.kinds:
+            chain: list[str] = []
+            current: str | None = kind
+            while current is not None and current not in depth and current not in chain:
+                chain.append(current)
+                current = self.kinds.get(current)
+            base = depth.get(current, -1) if current is not None else -1
+            for k in reversed(chain):
+                base += 1
+                depth[k] = base
+        return sorted(self.kinds, key=lambda k: depth[k])
 
     def check_cycles(self, infos: list[_RuleInfo]) -> None:
         """MP302: `from` and `reply_to` depending on each other (or on themselves) in some kind.
 
         The effective candidates of a kind are its own rules and built-in default, then its
-        parent's, up to the first unconditional rule or default; conditions are ignored.
+        parent's, up to the first unconditional rule or default; conditions are ignored. The
+        references of each kind are computed once, parents first, so that long chains of kinds
+        cost linear time and no recursion.
         """
         defaults = b.builtin_defaults()
         by_key: dict[tuple[str, str], list[_RuleInfo]] = {}
         for info in infos:
             by_key.setdefault((info.kind, info.field_name), []).append(info)
 
-        def refs_of(
-            kind: str, field_name: str, seen: frozenset[str] = frozenset()
-        ) -> list[tuple[str, _RuleInfo | None]]:
-            """(referenced field, rule) pairs that the value of FIELD in KIND may depend on."""
-            found: list[tuple[str, _RuleInfo | None]] = []
-            for k in self._lineage(kind):
-                if k in seen:
-                    break
-                rules = by_key.get((k, field_name), [])
-                builtin = defaults.get(k, {}).get(field_name)
+        Ref = tuple[str, "_RuleInfo | None"]
+        refs: dict[tuple[str, str], list[Ref]] = {}
+        for kind in self._parents_first():
+            parent = self.kinds.get(kind)
+            for field_name in ("from", "reply_to"):
+                inherited = refs.get((parent, field_name), []) if parent is not None else []
+                rules = by_key.get((kind, field_name), [])
+                found: dict[tuple[str, int], Ref] = {}
                 for info in rules:
                     for ref in sorted(info.refs):
-                        if ref == "general":
-                            parent = self.kinds.get(k)
-                            if parent is not None:
-                                found.extend((r, info) for r, _ in refs_of(parent, field_name, seen | {k}))
-                        else:
-                            found.append((ref, info))
+                        # What `general` brings is blamed on the rule that wrote `general`.
+                        pairs = [r for r, _ in inherited] if ref == "general" else [ref]
+                        for r in pairs:
+                            found.setdefault((r, id(info)), (r, info))
+                builtin = defaults.get(kind, {}).get(field_name)
                 if builtin is not None:
                     expr = builtin.get("expr") or {}
                     for term in expr.get("terms", [expr]):
                         if term.get("name") in ("from", "reply_to"):
-                            found.append((term["name"], None))
-                    break
-                if any(i.node.when is None and i.lang is None for i in rules):
-                    break
-            return found
+                            found.setdefault((term["name"], 0), (term["name"], None))
+                stops = builtin is not None or any(i.node.when is None and i.lang is None for i in rules)
+                if not stops:
+                    for r, via in inherited:
+                        found.setdefault((r, id(via)), (r, via))
+                refs[(kind, field_name)] = list(found.values())
 
         reported: set[frozenset[int]] = set()
         for kind in self.kinds:
             edges: dict[str, list[tuple[str, _RuleInfo | None]]] = {
-                f: refs_of(kind, f) for f in ("from", "reply_to")
+                f: refs[(kind, f)] for f in ("from", "reply_to")
             }
             cycles: list[list[tuple[str, _RuleInfo | None]]] = []
             for f in ("from", "reply_to"):
@@ -1013,7 +1045,7 @@ class PolicyChecker:
         used = {i.kind for i in infos}
         has = {(i.kind, i.field_name) for i in infos}
         for kind in sorted(used):
-            lineage = self._lineage(kind)
+            lineage = list(self._lineage(kind))
             if not any((k, "subject") in has or (k, "template") in has for k in lineage):
                 node = next(i.node for i in infos if i.kind == kind)
                 prefix = "" if kind == "general" else f"{kind}."

@@ -183,3 +183,15 @@ def test_twenty_thousand_line_policy_checks() -> None:
     result = compile_text(text, "big.mail", policy_dir=ROOT)
     assert result.diagnostics == []
     assert result.table is not None and len(result.table["kinds"]) == 2000 + 11
+
+
+def test_long_chain_of_kinds() -> None:
+    """3,000 kinds extending each other, each using `general`: no recursion, no cycle, one table."""
+    lines = [FIRM, "from = sender else reply_to\n"]
+    parent = "invoice"
+    for i in range(3000):
+        lines.append(f"kind k{i} extends {parent}\nk{i}.reply_to = general else company\n")
+        parent = f"k{i}"
+    result = compile_text("".join(lines), "chain.mail", policy_dir=ROOT)
+    assert result.diagnostics == []
+    assert result.table is not None and result.table["kinds"]["k2999"]["parent"] == "k2998"
