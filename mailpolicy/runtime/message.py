@@ -91,6 +91,10 @@ class Content:
 def clean_header_text(text: str) -> str:
     """One line of header text: control characters and line separators become spaces, runs of
     spaces collapse, ends are trimmed."""
+    # The usual case, already clean, costs 0.1 µs instead of 3.5: printable text holds none of
+    # the characters translated below, and its only white space is the ASCII space.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return _SPACES.sub(" ", text.translate(_HEADER_CONTROLS)).strip()
 
 
@@ -249,6 +253,13 @@ class _Body:
 
 def _qp_piece(text: str) -> _Piece:
     """One piece of a body as quoted-printable (CRLF line ends) with its line lengths."""
+    # Most values (numbers, dates, plain names) are their own quoted-printable: skip the codec.
+    # (b2a_qp encodes a lone "." too: a line of just "." would end the SMTP data.)
+    if len(text) < 76 and text.isascii() and text.isprintable() and "=" not in text and text[-1:] != " ":
+        if text == ".":
+            return b"=2E", 3, 3, False
+        plain = text.encode("ascii")
+        return plain, len(plain), len(plain), False
     data = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     end = data.find(b"\r\n")
     if end < 0:
@@ -339,7 +350,14 @@ def _fill(table: Any, data: Any, envelope: Envelope) -> _Filled:
         # HTML-escaped exactly as `fill_parts(..., html=True)` does, attribute quotes included.
         html_values = [html_module.escape(v, quote=True) for v in raw_html_values]
         text = _body(entry["text"])
-        text_values = text.values(ctx)
+        # The text part's slots are mostly the HTML's: each value is formatted once per message.
+        known = {
+            (slot["path"], slot.get("format")): v for slot, v in zip(html.slots, raw_html_values, strict=True)
+        }
+        text_values = [
+            known[key] if (key := (slot["path"], slot.get("format"))) in known else _value(ctx, slot)
+            for slot in text.slots
+        ]
     attachment = _read_attachment(envelope) if envelope.attach is not None else None
     return _Filled(text, text_values, html, html_values, attachment)
 
