@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,14 +103,17 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - start + 1
 
 
-def decode_policy(data: bytes, path: str) -> str:
-    """The text of a policy file's bytes; DiagnosticError when it is too large or not UTF-8."""
+def decode_policy(data: bytes, path: str, *, size: int | None = None) -> str:
+    """The text of a policy file's bytes; DiagnosticError when it is too large or not UTF-8.
+
+    SIZE is the whole file's size when DATA is only its first bytes (see `read_policy`).
+    """
     if len(data) > MAX_POLICY_BYTES:
         raise DiagnosticError(
             [
                 Diagnostic(
                     "MP007",
-                    f"the file is too large for a policy ({len(data)} bytes; the limit is "
+                    f"the file is too large for a policy ({max(size or 0, len(data))} bytes; the limit is "
                     f"{MAX_POLICY_BYTES} bytes)",
                     Span(path, 1, 1),
                 )
@@ -141,7 +145,9 @@ def read_policy(path: str | Path) -> str:
     p = Path(path)
     with p.open("rb") as fh:
         data = fh.read(MAX_POLICY_BYTES + 1)
-    return decode_policy(data, str(path))
+        # Only one byte past the limit is read: report the file's real size, not 4194305 (issue 8).
+        size = os.fstat(fh.fileno()).st_size
+    return decode_policy(data, str(path), size=size)
 
 
 def parse_file(path: str | Path) -> ast.Policy:

@@ -51,6 +51,22 @@ def test_policy_over_the_size_limit(tmp_path: Path) -> None:
     )
 
 
+def test_huge_policy_reports_its_real_size_and_is_not_read_whole(tmp_path: Path) -> None:
+    """GIVEN a 50 MiB (sparse) file as a policy WHEN checked THEN MP007 with its real size, quickly."""
+    path = tmp_path / "huge.mail"
+    size = 50 * 1024 * 1024
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    started = time.perf_counter()
+    code, stderr = check(path)
+    assert time.perf_counter() - started < 10
+    assert code == 1
+    assert first_line(stderr) == (
+        f"{path}:1:1: error[MP007]: the file is too large for a policy "
+        f"({size} bytes; the limit is {MAX_POLICY_BYTES} bytes)"
+    )
+
+
 def test_policy_at_the_size_limit_is_read(tmp_path: Path) -> None:
     """GIVEN a policy of exactly MAX_POLICY_BYTES of comments WHEN checked THEN no MP007."""
     path = tmp_path / "big.mail"
