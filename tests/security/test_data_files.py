@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mailpolicy.runtime.data import load_data
 from mailpolicy.runtime.errors import DataError
-from mailpolicy.runtime.safe_yaml import MAX_DEPTH
+from mailpolicy.runtime.safe_yaml import MAX_BYTES, MAX_DEPTH
 
 # A billion-laughs bomb in under 400 bytes: nine levels of nine aliases expand to 9**9 (387
 # million) strings when a loader walks the aliases.
@@ -279,3 +279,14 @@ def test_any_bytes_load_or_are_a_data_error(data: bytes) -> None:
             load_data(name)
         except DataError as exc:
             assert str(exc).startswith(name)
+
+
+def test_data_file_over_the_size_limit_is_refused_unread() -> None:
+    """GIVEN a (sparse) data file one byte over MAX_BYTES WHEN loaded THEN refused before reading it."""
+    with Path("data.yaml").open("wb") as fh:
+        fh.truncate(MAX_BYTES + 1)
+    started = time.perf_counter()
+    with pytest.raises(DataError) as info:
+        load_data("data.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert str(info.value) == f"data.yaml: larger than {MAX_BYTES // (1024 * 1024)} MiB"
