@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -553,7 +554,9 @@ def _syntax_diagnostic(text: str, path: str, exc: UnexpectedInput) -> Diagnostic
             stack.append(t)
         elif (t.type in _BRACKETS_CLOSE or t.type == "RBRACE") and stack:
             stack.pop()
-    if stack and (tok.type == "$END" or (tok.line or 0) > (stack[-1].line or 0)):
+    # Inside a block the `{` is open on purpose; it only matters when the file ends first.
+    later_line = stack and stack[-1].type != "LBRACE" and (tok.line or 0) > (stack[-1].line or 0)
+    if stack and (tok.type == "$END" or later_line):
         opener = stack[-1]
         helps.append(f"the '{opener}' at line {opener.line}, column {opener.column} is never closed")
     if prev is not None and prev.type == "LBRACE":
@@ -569,6 +572,79 @@ def _syntax_diagnostic(text: str, path: str, exc: UnexpectedInput) -> Diagnostic
     else:
         span = _tok_span(path, tok)
     return Diagnostic("MP001", message, span, help=helps)
+
+
+# --- recovery: more than one syntax error per file ------------------------------------------------
+
+# After this many syntax errors the parser stops: the rest is likely noise.
+MAX_SYNTAX_ERRORS = 20
+
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*')
+
+
+def _error_index(text: str, exc: UnexpectedInput) -> int | None:
+    """Where the error is, as a text index; None at the end of the file (nothing to skip)."""
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream or 0
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END" or (tok.type == "_NL" and not str(tok)) or tok.start_pos is None:
+            return None
+        return int(tok.start_pos)
+    return None
+
+
+def _recovery_region(text: str, exc: UnexpectedInput) -> tuple[int, int] | None:
+    """The text of the statement that failed, to be blanked before parsing on; None to stop.
+
+    A statement is skipped up to the end of the line of the error; a block it opens is skipped
+    up to its closing brace; inside a block only the failing setting's line. Inside an open ( or [
+    the end of the statement is unknowable, so recovery stops rather than report follow-up noise.
+    """
+    index = _error_index(text, exc)
+    if index is None or (isinstance(exc, UnexpectedCharacters) and exc.char == "\\"):
+        # At the end there is nothing left; after a `\` the next line was meant to continue this one.
+        return None
+    before = _tokens_before(text, index)
+    stack: list[Token] = []
+    statement_start = 0
+    for t in before:
+        if t.type in _BRACKETS_OPEN or t.type == "LBRACE":
+            stack.append(t)
+        elif (t.type in _BRACKETS_CLOSE or t.type == "RBRACE") and stack:
+            stack.pop()
+        elif t.type == "_NL" and not stack:
+            statement_start = t.end_pos or 0
+    if any(t.type in _BRACKETS_OPEN for t in stack):
+        return None
+    line_start = text.rfind("\n", 0, index) + 1
+    if stack:  # inside a block: drop just this setting's line
+        statement_start = line_start
+    else:
+        statement_start = text.rfind("\n", 0, statement_start + 1) + 1 if statement_start else 0
+    line_end = text.find("\n", index)
+    end = len(text) if line_end < 0 else line_end
+    # A `{` opened on the skipped lines (outside strings and comments) takes its block along.
+    skipped = _STRING_OR_COMMENT.sub("", text[statement_start:end])
+    if not stack and skipped.count("{") > skipped.count("}"):
+        pos = end
+        while pos < len(text):
+            nxt = text.find("\n", pos + 1)
+            line = _STRING_OR_COMMENT.sub("", text[pos + 1 : len(text) if nxt < 0 else nxt]).strip()
+            pos = len(text) if nxt < 0 else nxt
+            if line.startswith("}") or line.endswith("}"):
+                break
+        else:
+            return None
+        end = pos
+    if end <= statement_start:
+        return None
+    return statement_start, end
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """TEXT with [start, end) turned into spaces, line breaks kept, so positions stay put."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -591,10 +667,22 @@ def parse_policy(text: str, path: str) -> ast.Policy:
             ]
         )
     token = _CURRENT_PATH.set(path)
+    errors: list[Diagnostic] = []
+    current = text
     try:
-        statements: list[ast.Statement] = _lark().parse(text)  # type: ignore[assignment]
-    except UnexpectedInput as exc:
-        raise DiagnosticError([_syntax_diagnostic(text, path, exc)]) from None
+        while True:
+            try:
+                statements: list[ast.Statement] = _lark().parse(current)  # type: ignore[assignment]
+                break
+            except UnexpectedInput as exc:
+                errors.append(_syntax_diagnostic(current, path, exc))
+                region = None if len(errors) >= MAX_SYNTAX_ERRORS else _recovery_region(current, exc)
+                if region is None:
+                    break
+                # Blank the failed statement and parse again, to report the next error too.
+                current = _blank(current, *region)
     finally:
         _CURRENT_PATH.reset(token)
+    if errors:
+        raise DiagnosticError(errors)
     return ast.Policy(path=path, statements=statements, comments=_comments(text, path), source=text)

@@ -286,3 +286,29 @@ def test_empty_and_comment_only_files() -> None:
     """Nothing to parse is a valid, empty policy."""
     assert parse_policy("", "p.mail").statements == []
     assert parse_policy("# only a comment", "p.mail").statements == []
+
+
+def test_several_syntax_errors_are_reported_without_follow_ups() -> None:
+    """After an error the parser skips the statement (a block's setting, a whole block) and goes on."""
+    text = (
+        "firm {\n"
+        '  name = "x"\n'
+        "  bad setting here\n"  # 3: inside the block, only this line is skipped
+        '  company = "a@b.be"\n'
+        "}\n"
+        "bcc = sender else\n"  # 6
+        "cc = partner responsible\n"  # 7
+        "smtp sendr jan extra {\n"  # 8: the block it opens is skipped with it
+        '  host = "x"\n'
+        "}\n"
+        'to = "abc\n'  # 11
+        "reply_to = company\n"
+        "x = (a,\n"  # 13: never closed; recovery stops here
+        " b\n"
+    )
+    with pytest.raises(DiagnosticError) as info:
+        parse_policy(text, "p.mail")
+    found = [(d.code, d.span.line if d.span else 0) for d in info.value.diagnostics]
+    assert found == [("MP001", 3), ("MP001", 6), ("MP001", 7), ("MP001", 8), ("MP002", 11), ("MP001", 14)]
+    assert info.value.diagnostics[0].help == []
+    assert info.value.diagnostics[-1].help == ["the '(' at line 13, column 5 is never closed"]
