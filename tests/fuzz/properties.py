@@ -88,3 +88,44 @@ def check_policy_bytes(data: bytes) -> tuple[int, list[str]]:
         else:
             assert compiled.stdout == ""
         return run.exit_code, codes
+
+
+def check_pipeline(text: str, data_text: str) -> int:
+    """Compile TEXT; when it compiles, resolve and build every kind for every relation of DATA_TEXT
+    by both message paths. Only MessageError may stop a message, and every message built holds
+    exactly its envelope's headers and recipients. Returns how many messages were built."""
+    from mailpolicy.compiler import compile_text
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import MessageError
+    from mailpolicy.runtime.resolve import resolve_message
+    from tests.security.pipeline import assert_exact_headers, both_paths
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = compile_text(text, "policy.mail", policy_dir=folder)
+        if result.table is None:
+            assert result.errors, "no table and no error"
+            return 0
+        table = load_table(result.table)
+        data_path = Path(folder) / "data.yaml"
+        data_path.write_text(data_text, encoding="utf-8")
+        data = load_data(data_path)
+        built = 0
+        for kind in sorted(table.kinds):
+            for relation in data.relation_order:
+                for sender in (None, "jan"):
+                    try:
+                        envelope = resolve_message(
+                            table,
+                            data,
+                            kind=kind,
+                            relation=relation,
+                            sender=sender,
+                            recipients=["new@client.be"],
+                        )
+                        produced = both_paths(table, data, envelope)
+                    except MessageError:
+                        continue
+                    for message in produced:
+                        assert_exact_headers(message, envelope)
+                    built += 1
+        return built

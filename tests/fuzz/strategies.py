@@ -307,3 +307,78 @@ def mutated_policies(draw: st.DrawFn) -> bytes:
         else:
             data = data[:start] + draw(st.binary(min_size=1, max_size=6)) + data[end:]
     return data
+
+
+# --- sound policies: meant to compile, so that the runtime gets fuzzed too -----------------------
+
+SOUND_KINDS = ["general", "invoice", "task", "reminder", "welcome", "notification", "mailing"]
+SOUND_SOURCES = [
+    "sender",
+    "company",
+    "functional",
+    "platform",
+    "contact",
+    "dunning",
+    "recipient",
+    "client_group",
+    "responsible",
+    "partner",
+    "file_manager",
+    "none",
+    'free "office@dupont-associes.be"',
+    'free "direction@firm.be"',
+]
+SOUND_TEXT = ["{{ firm.name }}", "{{ relation.name }}", "{{ relation.id }}", " - ", "Facture ", "é", '\\"']
+SOUND_CONDITIONS = [
+    "relation.accepts_promotional",
+    'relation.family == "garage"',
+    'relation.language in ["fr", "nl"]',
+    'relation.attributes.segment == "vip"',
+    "relation.accepts_promotional == true",
+]
+
+
+@st.composite
+def sound_condition(draw: st.DrawFn, depth: int = 0) -> str:
+    """A condition over typed paths with literals of the right type."""
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        op = draw(st.sampled_from([" and ", " or "]))
+        return "(" + op.join(draw(st.lists(sound_condition(depth + 1), min_size=2, max_size=3))) + ")"
+    return draw(st.sampled_from(["", "not "])) + draw(st.sampled_from(SOUND_CONDITIONS))
+
+
+@st.composite
+def sound_policies(draw: st.DrawFn) -> str:
+    """A policy that compiles most of the time: known kinds, fields, sources and typed conditions."""
+    lines = [
+        "firm {",
+        '  name = "Cabinet Dupont & Associés"',
+        '  company = "info@dupont-associes.be"',
+        '  functional = "noreply@dupont-associes.be"',
+        '  platform = "inbox@mailer.example"',
+        '  verified_domains = ["dupont-associes.be"]',
+        "}",
+    ]
+    taken: set[tuple[str, str, str]] = set()
+    for _ in range(draw(st.integers(0, 10))):
+        kind = draw(st.sampled_from(SOUND_KINDS))
+        field = draw(st.sampled_from(["reply_to", "to", "cc", "bcc", "from", "subject", "from_name"]))
+        lang = draw(st.sampled_from(["", "", "nl"]))
+        when = draw(st.one_of(st.none(), sound_condition()))
+        if when is None:
+            if (kind, field, lang) in taken:
+                continue
+            taken.add((kind, field, lang))
+        if field in ("subject", "from_name"):
+            value = '"' + "".join(draw(st.lists(st.sampled_from(SOUND_TEXT), max_size=4))) + '"'
+        else:
+            chains = draw(
+                st.lists(
+                    st.lists(st.sampled_from(SOUND_SOURCES), min_size=1, max_size=3), min_size=1, max_size=2
+                )
+            )
+            value = ", ".join(" else ".join(chain) for chain in chains)
+        target = field if kind == "general" else f"{kind}.{field}"
+        suffix = f"[{lang}]" if lang else ""
+        lines.append(f"{target}{suffix} = {value}" + (f" when {when}" if when else ""))
+    return "\n".join(lines) + "\n"

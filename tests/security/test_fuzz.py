@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 
 from mailpolicy.diagnostics import DiagnosticError
 from mailpolicy.dsl.parser import parse_policy
-from tests.fuzz.properties import check_policy_bytes
-from tests.fuzz.strategies import mutated_policies, policies
+from tests.fuzz.properties import check_pipeline, check_policy_bytes
+from tests.fuzz.strategies import mutated_policies, policies, sound_policies
+from tests.runtime.tables import DATA
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -38,3 +39,11 @@ def test_check_on_valid_syntax_answers_with_located_diagnostics(text: str) -> No
 def test_check_on_damaged_policies_never_crashes(data: bytes) -> None:
     """GIVEN a valid policy after random damage WHEN checked THEN exit 0 or 1, located errors only."""
     check_policy_bytes(data)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sound_policies())
+def test_compiled_policies_resolve_and_render_cleanly(text: str) -> None:
+    """GIVEN a policy that compiles WHEN every kind is resolved and built for every relation
+    THEN only MessageError stops a message, and each message holds exactly its envelope."""
+    check_pipeline(text, DATA)
