@@ -519,6 +519,17 @@ class PolicyChecker:
         kind = ".".join(target.parts[:-1]) or "general"
         ok = True
         field_span = target.part_spans[-1] if target.part_spans else target.span
+        swapped = len(target.parts) >= 2 and target.parts[0] in b.FIELDS and field_name in self.kinds
+        if swapped:
+            # `bcc.invoice`: both names are known, in the wrong order; one diagnostic says so.
+            order = ".".join([*target.parts[1:], target.parts[0]])
+            self.error(
+                "MP102",
+                f"'{field_name}' is a kind, not a field: the kind comes first",
+                target.span,
+                help=[f"did you mean '{order}'?"],
+            )
+            return None
         if field_name not in b.FIELDS:
             self.error(
                 "MP102", f"unknown field '{field_name}'", field_span, did_you_mean(field_name, b.FIELDS)

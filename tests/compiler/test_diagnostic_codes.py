@@ -398,3 +398,11 @@ def test_conditional_rules_are_no_duplicates(policy_dir: Path) -> None:
         'invoice.subject = "A"\ninvoice.subject[nl] = "B"\n'
     )
     assert diagnostics(text, policy_dir) == []
+
+
+def test_field_and_kind_swapped(policy_dir: Path) -> None:
+    """`bcc.invoice` is one diagnostic that suggests `invoice.bcc`, not two unknown names."""
+    found = diagnostics(FIRM + "bcc.invoice = sender\n", policy_dir)
+    assert [(d.code, d.message, d.help) for d in found] == [
+        ("MP102", "'invoice' is a kind, not a field: the kind comes first", ["did you mean 'invoice.bcc'?"])
+    ]
