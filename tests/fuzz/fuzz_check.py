@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     @given(strategy)
     def run(data: bytes) -> None:
+        """One policy's bytes through every property of `check`."""
         code, found = check_policy_bytes(data)
         exits[code] += 1
         codes.update(found)
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     @given(sound_policies())
     def pipeline(text: str) -> None:
+        """One sound policy through compile, resolve and both message paths."""
         count = check_pipeline(text, DATA)
         built["policies"] += 1
         built["compiled" if count else "no message"] += 1

@@ -80,6 +80,7 @@ def dotted(draw: st.DrawFn) -> str:
 
 
 def _quote(text: str) -> str:
+    """TEXT as a policy string literal (only `\\"` and `\\\\` are escapes)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

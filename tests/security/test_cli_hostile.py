@@ -30,6 +30,7 @@ relations:
 
 @pytest.fixture(autouse=True)
 def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Policy, template and hostile data in a temporary folder, which is the working directory."""
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "invoice.mjml").write_text(TEMPLATE, encoding="utf-8")
     (tmp_path / "policy.mail").write_text(POLICY, encoding="utf-8")
@@ -38,6 +39,7 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(*argv: str) -> Result:
+    """`mailpolicy ARGV...` in-process; never an exception or a traceback."""
     result = CliRunner().invoke(cli, list(argv))
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output + result.stderr

@@ -36,6 +36,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test writes and loads its files by bare name in a temporary folder."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -100,6 +101,7 @@ def test_nesting_deeper_than_the_limit_is_refused() -> None:
 
 
 def _nested(levels: int) -> list[object]:
+    """`[[...]]` nested LEVELS deep, as the loader returns it."""
     value: list[object] = []
     for _ in range(levels - 1):
         value = [value]

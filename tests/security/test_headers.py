@@ -52,6 +52,7 @@ HOSTILE_TEXT = [
 
 
 def _data(name: str, emails: list[str] | None = None) -> dict[str, Any]:
+    """A data file whose user `jan` and relation `R1` are both called NAME."""
     return {
         "users": [{"id": "jan", "name": name, "email": "jan@dupont-associes.be"}],
         "relations": [

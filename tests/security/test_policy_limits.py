@@ -32,6 +32,7 @@ def check(path: Path) -> tuple[int, str]:
 
 
 def first_line(stderr: str) -> str:
+    """The first diagnostic line of `check`'s output."""
     return stderr.splitlines()[0]
 
 

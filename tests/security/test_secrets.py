@@ -126,6 +126,7 @@ def server(tmp_path: Path) -> Iterator[TestServer]:
 
 
 def _send(folder: Path, srv: TestServer, *extra: str, login: str = LOGIN) -> Result:
+    """`mailpolicy send --all` of two relations through SRV, with a journal and a JSON report."""
     table = make_table([Rule("bcc", free("office@firm.be")), Rule("subject", "Nouvelles")])
     table["smtp"]["default"] = {
         "host": "127.0.0.1",

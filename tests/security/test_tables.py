@@ -30,6 +30,7 @@ def _and_chain(levels: int) -> dict[str, Any]:
 
 
 def _depth(value: Any) -> int:
+    """JSON nesting depth (recursive: only used on tables the test builds)."""
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):

@@ -23,6 +23,7 @@ TAIL = "</mj-text></mj-column></mj-section></mj-body></mjml>"
 
 
 def write(folder: Path, body: str) -> Path:
+    """The policy and a template `HEAD + BODY + TAIL` in FOLDER; returns the policy's path."""
     (folder / "templates").mkdir(exist_ok=True)
     (folder / "templates" / "deep.mjml").write_text(HEAD + body + TAIL, encoding="utf-8")
     (folder / "policy.mail").write_text(POLICY, encoding="utf-8")
