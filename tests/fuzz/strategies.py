@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from mailpolicy.compiler import builtins
+
 RESERVED = frozenset(
     "firm role kind extends audience smtp env free else when and or not in true false".split()
 )
@@ -24,30 +26,10 @@ KINDS = [
     "mailing",
     "credit_note",
 ]
-ADDRESS_FIELDS = ["from", "reply_to", "to", "cc", "bcc"]
-TEXT_FIELDS = ["from_name", "subject"]
-SOURCES = [
-    "sender",
-    "company",
-    "functional",
-    "communication",
-    "platform",
-    "contact",
-    "dunning",
-    "document.dunning_emails",
-    "recipient",
-    "client_group",
-    "from",
-    "reply_to",
-    "general",
-    "none",
-    "responsible",
-    "partner",
-    "collaborator",
-    "substitute",
-    "file_manager",
-    "tax_advisor",
-]
+ADDRESS_FIELDS = list(builtins.ADDRESS_FIELDS)
+TEXT_FIELDS = list(builtins.TEXT_FIELDS)
+# Every source and built-in role, plus a role the generated policies may or may not declare.
+SOURCES = [*builtins.SOURCES, *builtins.BUILTIN_ROLES, "tax_advisor"]
 PATHS = [
     "relation.accepts_promotional",
     "relation.family",
