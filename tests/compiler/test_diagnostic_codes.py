@@ -410,3 +410,17 @@ def test_field_and_kind_swapped(policy_dir: Path) -> None:
     assert [(d.code, d.message, d.help) for d in found] == [
         ("MP102", "'invoice' is a kind, not a field: the kind comes first", ["did you mean 'invoice.bcc'?"])
     ]
+
+
+def test_declarations_may_come_after_their_use(policy_dir: Path) -> None:
+    """Roles, kinds and parents are known in the whole file, whatever the order."""
+    text = (
+        "payroll.to = tax_advisor else company\n"
+        "kind payroll extends notification.hr\n"
+        "kind notification.hr extends notification\n"
+        "role tax_advisor\n" + FIRM
+    )
+    result = compile_text(text, "policy.mail", policy_dir=policy_dir)
+    assert result.diagnostics == []
+    assert result.table is not None
+    assert result.table["kinds"]["payroll"] == {"parent": "notification.hr", "declared": {"line": 2, "column": 1}}
