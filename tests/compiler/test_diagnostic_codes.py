@@ -423,4 +423,5 @@ def test_declarations_may_come_after_their_use(policy_dir: Path) -> None:
     result = compile_text(text, "policy.mail", policy_dir=policy_dir)
     assert result.diagnostics == []
     assert result.table is not None
-    assert result.table["kinds"]["payroll"] == {"parent": "notification.hr", "declared": {"line": 2, "column": 1}}
+    kind = result.table["kinds"]["payroll"]
+    assert kind == {"parent": "notification.hr", "declared": {"line": 2, "column": 1}}
