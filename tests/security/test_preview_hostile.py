@@ -61,3 +61,25 @@ def test_message_html_is_served_sandboxed(client: Any) -> None:
     assert csp.split(";")[0] == "sandbox"
     assert "default-src 'none'" in csp and "script-src" not in csp
     assert SCRIPT not in response.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../../etc/passwd", "/etc/passwd", "data.yaml/../../x", "templates/../../secret"]
+)
+def test_source_view_serves_only_the_policys_own_files(client: Any, name: str) -> None:
+    """GIVEN a `file=` parameter that names anything but the preview's own sources
+    WHEN the source view is asked for it THEN 404, and nothing outside is read."""
+    response = client.get("/source", params={"file": name})
+    assert response.status_code == 404
+    assert "root:" not in response.text
+
+
+def test_preview_listens_on_loopback_only() -> None:
+    """GIVEN the preview server WHEN it binds THEN only 127.0.0.1: client data never leaves the machine."""
+    from mailpolicy.preview import server
+
+    sock = server.bind(0)
+    try:
+        assert sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
