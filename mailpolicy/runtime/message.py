@@ -235,7 +235,7 @@ class _Body:
 
     def encoded(self, values: list[str]) -> bytes:
         """The quoted-printable body, CRLF line ends."""
-        encoded = [_qp_piece(v) for v in values]
+        encoded = [_qp_value(v) for v in values]
         out: list[bytes] = []
         column = 0
         for piece in self.pieces:
@@ -266,6 +266,9 @@ def _qp_piece(text: str) -> _Piece:
         return data, len(data), len(data), False
     return data, end, len(data) - data.rfind(b"\r\n") - 2, True
 
+
+# Slot values repeat across a bulk run (the firm's name, dates, amounts): encoded once each.
+_qp_value = lru_cache(maxsize=8192)(_qp_piece)
 
 _BODIES: dict[int, _Body] = {}
 _NO_PARTS: list[Any] = []  # the body of a kind without a template
