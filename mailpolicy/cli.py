@@ -6,12 +6,16 @@ Exit codes everywhere: 0 success, 1 errors in the policy, data or messages, 2 us
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
+    from mailpolicy.runtime.data import Dataset
     from mailpolicy.runtime.table import RuleTable
 
 
@@ -215,12 +219,80 @@ def compile_command(policy: str, out: str | None) -> None:
 # --- selection options (render, send, preview) -----------------------------------------------
 
 
+@dataclass(frozen=True)
+class MessageSelection:
+    """The messages a render, send or preview run is about (SPEC section 5's selection options)."""
+
+    data_path: str
+    kind: str | None
+    relation: str | None
+    documents: tuple[str, ...]
+    audience: str | None
+    all_relations: bool
+    sender: str | None
+    recipients: tuple[str, ...]
+
+    def chosen(self) -> list[str]:
+        """The selection options given, by their option names."""
+        given = (
+            ("--relation", self.relation),
+            ("--document", self.documents),
+            ("--audience", self.audience),
+            ("--all", self.all_relations),
+        )
+        return [name for name, value in given if value]
+
+    def require_one(self) -> None:
+        """Usage error (exit 2) unless exactly one selection option is given, and --kind where needed."""
+        chosen = self.chosen()
+        if len(chosen) != 1:
+            given = f" (got {', '.join(chosen)})" if chosen else ""
+            options = "--relation, --document, --audience or --all"
+            raise click.UsageError(f"choose exactly one of {options}{given}")
+        if self.kind is None and not self.documents:
+            raise click.UsageError("--kind is required unless messages are selected with --document")
+
+    def plan(self, table: RuleTable, data: Dataset) -> Iterator[Any]:
+        """The selected messages, streamed: each an Envelope or the error of that one message."""
+        from mailpolicy.runtime.batch import plan_messages
+
+        return plan_messages(
+            table,
+            data,
+            kind=self.kind,
+            relation=self.relation,
+            documents=self.documents,
+            audience=self.audience,
+            all_relations=self.all_relations,
+            sender=self.sender,
+            recipients=self.recipients,
+        )
+
+
 def selection_options(command: Any) -> Any:
     """The options that select messages, shared by render, send and preview (SPEC section 5).
 
-    Adds `data_path`, `kind`, `relation`, `documents`, `audience`, `all_relations`, `sender` and
-    `recipients` parameters; call `check_selection` in the command for the one-of rule.
+    The command receives them as one `selection: MessageSelection` parameter.
     """
+
+    @functools.wraps(command)
+    def packed(
+        *args: Any,
+        data_path: str,
+        kind: str | None,
+        relation: str | None,
+        documents: tuple[str, ...],
+        audience: str | None,
+        all_relations: bool,
+        sender: str | None,
+        recipients: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        selection = MessageSelection(
+            data_path, kind, relation, documents, audience, all_relations, sender, recipients
+        )
+        return command(*args, selection=selection, **kwargs)
+
     options = [
         click.option(
             "--data",
@@ -245,33 +317,19 @@ def selection_options(command: Any) -> Any:
         ),
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
+        packed = option(packed)
+    return packed
 
 
-def check_selection(
-    kind: str | None,
-    relation: str | None,
-    documents: tuple[str, ...],
-    audience: str | None,
-    all_relations: bool,
-) -> None:
-    """Usage error (exit 2) unless exactly one selection option is given, and --kind where needed."""
-    chosen = [
-        name
-        for name, value in (
-            ("--relation", relation),
-            ("--document", documents),
-            ("--audience", audience),
-            ("--all", all_relations),
-        )
-        if value
-    ]
-    if len(chosen) != 1:
-        given = f" (got {', '.join(chosen)})" if chosen else ""
-        raise click.UsageError(f"choose exactly one of --relation, --document, --audience or --all{given}")
-    if kind is None and not documents:
-        raise click.UsageError("--kind is required unless messages are selected with --document")
+def load_data_file(path: str) -> Dataset:
+    """The data file, or a clear error naming the file, record and field (exit 1)."""
+    from mailpolicy.runtime.data import load_data
+    from mailpolicy.runtime.errors import DataError
+
+    try:
+        return load_data(path)
+    except DataError as exc:
+        fail(str(exc))
 
 
 # --- render ----------------------------------------------------------------------------------
@@ -295,46 +353,25 @@ def _eml_name(relation: str, document: str | None) -> str:
 )
 def render_command(
     policy_or_table: str,
-    data_path: str,
-    kind: str | None,
-    relation: str | None,
-    documents: tuple[str, ...],
-    audience: str | None,
-    all_relations: bool,
-    sender: str | None,
-    recipients: tuple[str, ...],
+    selection: MessageSelection,
     out_dir: str,
 ) -> None:
     """Write one .eml per selected message into --out (exit 1 if any message failed)."""
     from pathlib import Path
 
-    from mailpolicy.runtime.batch import SelectionError, plan_messages
-    from mailpolicy.runtime.data import load_data
-    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.batch import SelectionError
+    from mailpolicy.runtime.errors import MessageError, MessageSkipped
     from mailpolicy.runtime.message import compose_message
 
-    check_selection(kind, relation, documents, audience, all_relations)
+    selection.require_one()
     table = load_policy_or_table(policy_or_table)
-    try:
-        data = load_data(data_path)
-    except DataError as exc:
-        fail(str(exc))
+    data = load_data_file(selection.data_path)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot create {out}: {exc.strerror or exc}")
-    plan = plan_messages(
-        table,
-        data,
-        kind=kind,
-        relation=relation,
-        documents=documents,
-        audience=audience,
-        all_relations=all_relations,
-        sender=sender,
-        recipients=recipients,
-    )
+    plan = selection.plan(table, data)
     counts = {"written": 0, "skipped": 0, "failed": 0}
     names: set[str] = set()
 
@@ -439,14 +476,7 @@ def _addresses(values: list[str]) -> str:
 )
 def send_command(
     policy_or_table: str,
-    data_path: str,
-    kind: str | None,
-    relation: str | None,
-    documents: tuple[str, ...],
-    audience: str | None,
-    all_relations: bool,
-    sender: str | None,
-    recipients: tuple[str, ...],
+    selection: MessageSelection,
     dry_run: bool,
     journal_path: str | None,
     retry_unknown: bool,
@@ -464,37 +494,23 @@ def send_command(
     from collections.abc import Iterable
     from pathlib import Path
 
-    from mailpolicy.runtime.batch import SelectionError, plan_messages
-    from mailpolicy.runtime.data import load_data
-    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.batch import SelectionError
+    from mailpolicy.runtime.errors import MessageError, MessageSkipped
     from mailpolicy.runtime.journal import DONE_STATES, Journal, JournalError, stable_id
     from mailpolicy.runtime.message import compose_message
     from mailpolicy.runtime.send import Outcome, RetryPolicy, Sender
     from mailpolicy.runtime.smtp_settings import SmtpSettingsError, describe_server, settings_for
 
-    check_selection(kind, relation, documents, audience, all_relations)
+    selection.require_one()
     table = load_policy_or_table(policy_or_table)
-    try:
-        data = load_data(data_path)
-    except DataError as exc:
-        fail(str(exc))
-    plan: Iterable[Any] = plan_messages(
-        table,
-        data,
-        kind=kind,
-        relation=relation,
-        documents=documents,
-        audience=audience,
-        all_relations=all_relations,
-        sender=sender,
-        recipients=recipients,
-    )
+    data = load_data_file(selection.data_path)
+    plan: Iterable[Any] = selection.plan(table, data)
     show_bar = not dry_run and sys.stderr.isatty()
     try:
         # The bar needs the total; without one the plan streams, never all in memory.
         plan = list(plan) if show_bar else plan
         if dry_run:
-            server = describe_server(table, sender)
+            server = describe_server(table, selection.sender)
             journal = Journal(journal_path, read_only=True) if journal_path else None
             counts = {"to send": 0, "already sent": 0, "unknown": 0, "cannot be built": 0, "skipped": 0}
             for item in plan:
@@ -533,7 +549,7 @@ def send_command(
         raise click.BadParameter(f"no such folder for {report_path}", param_hint="--report")
     try:
         # Read the variables once, before anything is sent: a missing one stops the run cleanly.
-        settings = settings_for(table, sender)
+        settings = settings_for(table, selection.sender)
     except SmtpSettingsError as exc:
         fail(str(exc))
     try:
@@ -616,14 +632,7 @@ _PREVIEW_STACK = {"starlette", "uvicorn", "watchfiles", "anyio"}
 )
 def preview_command(
     policy: str,
-    data_path: str,
-    kind: str | None,
-    relation: str | None,
-    documents: tuple[str, ...],
-    audience: str | None,
-    all_relations: bool,
-    sender: str | None,
-    recipients: tuple[str, ...],
+    selection: MessageSelection,
     port: int,
     open_browser: bool,
 ) -> None:
@@ -634,16 +643,7 @@ def preview_command(
     """
     from pathlib import Path
 
-    chosen = [
-        n
-        for n, v in (
-            ("--relation", relation),
-            ("--document", documents),
-            ("--audience", audience),
-            ("--all", all_relations),
-        )
-        if v
-    ]
+    chosen = selection.chosen()
     if len(chosen) > 1:
         raise click.UsageError(
             f"choose at most one of --relation, --document, --audience or --all (got {', '.join(chosen)})"
@@ -657,16 +657,17 @@ def preview_command(
                 f"the preview needs its web stack ({exc.name} is missing): pip install 'mailpolicy[preview]'"
             )
         raise
-    selection = Selection(
-        kind=kind,
-        relations=(relation,) if relation else (),
-        documents=documents,
-        audience=audience,
-        sender=sender,
-        recipients=recipients,
+    shown = Selection(
+        kind=selection.kind,
+        relations=(selection.relation,) if selection.relation else (),
+        documents=selection.documents,
+        audience=selection.audience,
+        sender=selection.sender,
+        recipients=selection.recipients,
     )
     try:
-        serve(Path(policy), Path(data_path), selection, port=port, open_browser=open_browser, echo=click.echo)
+        data_path = Path(selection.data_path)
+        serve(Path(policy), data_path, shown, port=port, open_browser=open_browser, echo=click.echo)
     except PortInUse as exc:
         fail(str(exc), 2)
 
@@ -710,17 +711,13 @@ def resolve_command(
     """
     import json
 
-    from mailpolicy.runtime.data import load_data
-    from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
+    from mailpolicy.runtime.errors import MessageError, MessageSkipped
     from mailpolicy.runtime.resolve import format_trace, resolve_message
 
     if relation is None and document is None:
         raise click.UsageError("give --relation ID or --document ID")
     table = load_policy_or_table(policy_or_table)
-    try:
-        data = load_data(data_path)
-    except DataError as exc:
-        fail(str(exc))
+    data = load_data_file(data_path)
     try:
         envelope = resolve_message(
             table,
@@ -853,15 +850,10 @@ def test_command(policy: str, cases: tuple[str, ...], verbose: bool, select: str
 def diff_command(old: str, new: str, data_path: str, fmt: str, sender: str | None, exit_code: bool) -> None:
     """Which clients' headers would change between two policies (or rule tables)."""
     from mailpolicy.policydiff import diff_tables
-    from mailpolicy.runtime.data import load_data
-    from mailpolicy.runtime.errors import DataError
 
     old_table = load_policy_or_table(old)
     new_table = load_policy_or_table(new)
-    try:
-        data = load_data(data_path)
-    except DataError as exc:
-        fail(str(exc))
+    data = load_data_file(data_path)
     if sender is not None and sender not in data.users:
         fail(f"unknown user '{sender}' in {data_path}", 2)
     report = diff_tables(old_table, new_table, data, sender=sender)
