@@ -221,10 +221,23 @@ def _last_pos(item: Any) -> tuple[int, int] | None:
 def _cover(children: list[Any]) -> Span:
     """The span from the first child's start to the last child's end (what Lark's
     propagate_positions computes, done here because the builder runs inside the parser)."""
-    path = _CURRENT_PATH.get()
-    start = next((p for c in children if (p := _first_pos(c)) is not None), (1, 1))
-    end = next((p for c in reversed(children) if (p := _last_pos(c)) is not None), start)
-    return Span(path, start[0], start[1], end[0], end[1])
+    # Plain loops, not next() over generators: this runs for nearly every node of a parse
+    # (90,000 times for a 20,000-line policy).
+    start: tuple[int, int] | None = None
+    for child in children:
+        start = _first_pos(child)
+        if start is not None:
+            break
+    if start is None:
+        start = (1, 1)
+    end: tuple[int, int] | None = None
+    for child in reversed(children):
+        end = _last_pos(child)
+        if end is not None:
+            break
+    if end is None:
+        end = start
+    return Span(_CURRENT_PATH.get(), start[0], start[1], end[0], end[1])
 
 
 class _Builder(Transformer):
