@@ -33,7 +33,7 @@ from typing import Any
 
 from mailpolicy.runtime.addresses import address_key, on_verified_domain
 from mailpolicy.runtime.errors import MessageError
-from mailpolicy.runtime.fill import format_value, message_context
+from mailpolicy.runtime.fill import _DATE_PATHS, format_value, message_context
 from mailpolicy.runtime.resolve import Envelope
 
 Clock = Callable[[], datetime]
@@ -150,9 +150,9 @@ def _clean_value(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _babel_format(path: str, fmt: str, value: Any, currency: Any, language: str) -> str:
-    """Babel's long dates and money amounts, cached: Babel costs tens of µs per call and a bulk
-    run formats the same dates (and often amounts) thousands of times."""
+def _babel_format(path: str, fmt: str | None, value: Any, currency: Any, language: str) -> str:
+    """Babel's long dates and money amounts (and plain dates), cached: Babel costs tens of µs per
+    call and a bulk run formats the same dates (and often amounts) thousands of times."""
     from mailpolicy.runtime.fill import Context
 
     ctx = Context(values={path: value, "document.currency": currency}, language=language)
@@ -162,11 +162,13 @@ def _babel_format(path: str, fmt: str, value: Any, currency: Any, language: str)
 def _value(ctx: Any, slot: dict[str, Any]) -> str:
     """One slot's text (formats per SPEC 2.6, by `fill.format_value`); MessageError when missing."""
     path, fmt = slot["path"], slot.get("format")
-    if fmt in ("long", "money"):
+    # Plain dates too: a bulk run writes the same few dates thousands of times (strftime each).
+    if fmt in ("long", "money") or (fmt is None and path in _DATE_PATHS):
         value = ctx.lookup(path)
         if value is not None and value != "" and not isinstance(value, (list, dict)):
             try:
-                return _babel_format(path, fmt, value, ctx.lookup("document.currency"), ctx.language)
+                currency = ctx.lookup("document.currency") if fmt == "money" else None
+                return _babel_format(path, fmt, value, currency, ctx.language)
             except MessageError:
                 pass  # let the uncached call below raise with this message's kind, relation and loc
     return _clean_value(format_value(ctx, path, fmt, slot.get("loc")))
@@ -406,10 +408,16 @@ def _headers_values(
         to,
         cc,
         reply_to,
-        format_datetime(now),
+        _date_header(now.replace(microsecond=0)),
         message_id,
         from_address,
     )
+
+
+@lru_cache(maxsize=8)
+def _date_header(now: datetime) -> str:
+    """The Date header's text (whole seconds): a bulk run writes many messages per second."""
+    return format_datetime(now)
 
 
 def _now() -> datetime:
