@@ -357,6 +357,7 @@ def render_command(
     out_dir: str,
 ) -> None:
     """Write one .eml per selected message into --out (exit 1 if any message failed)."""
+    import os
     from pathlib import Path
 
     from mailpolicy.runtime.batch import SelectionError
@@ -374,6 +375,7 @@ def render_command(
     plan = selection.plan(table, data)
     counts = {"written": 0, "skipped": 0, "failed": 0}
     names: set[str] = set()
+    out_text = str(out)
 
     def who(relation_id: str | None, document_id: str | None) -> str:
         parts = [
@@ -404,10 +406,13 @@ def render_command(
                 n += 1
             name = f"{stem}-{n}.eml"
         names.add(name)
+        target = os.path.join(out_text, name)
         try:
-            (out / name).write_bytes(composed.data)
+            # One plain open per file (no pathlib objects): a bulk run creates thousands of them.
+            with open(target, "wb") as handle:
+                handle.write(composed.data)
         except OSError as exc:
-            fail(f"cannot write {out / name}: {exc.strerror or exc}")
+            fail(f"cannot write {target}: {exc.strerror or exc}")
         return "written"
 
     try:
