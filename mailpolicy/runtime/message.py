@@ -344,7 +344,8 @@ def _fill(table: Any, data: Any, envelope: Envelope) -> _Filled:
         entry = table.templates.get(envelope.template)
         if entry is None:
             raise _error(envelope, f"template '{envelope.template}' is not in the rule table")
-        ctx = message_context(
+        # The context resolve_message already built for this envelope, when it has one.
+        ctx = envelope.context_for(table, data) or message_context(
             table, data, envelope.relation, envelope.document, envelope.sender, kind=envelope.kind
         )
         # HTML first: its slots come in template order, so a missing value is reported at the

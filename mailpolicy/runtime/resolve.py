@@ -50,6 +50,30 @@ class Envelope:
     attach: str | None
     trace: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The lookup context resolve_message built, with the table and data it came from, so that
+    # compose_message does not build it again; not an init field, so a copy or an Envelope made
+    # by hand has none and compose builds its own.
+    _context: tuple[Any, Any, Context] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def context_for(self, table: Any, data: Any) -> Context | None:
+        """The lookup context resolve_message built for this envelope from TABLE and DATA, if any.
+
+        None unless the envelope came from resolve_message with these very objects and still
+        names the same kind, relation, document and sender.
+        """
+        if self._context is None:
+            return None
+        built_table, built_data, ctx = self._context
+        if (
+            built_table is not table
+            or built_data is not data
+            or ctx.kind != self.kind
+            or ctx.relation != self.relation
+            or ctx.document != self.document
+            or ctx.values.get("sender.id") != self.sender
+        ):
+            return None
+        return ctx
 
     def as_dict(self, explain: bool = False) -> dict[str, Any]:
         """The JSON object of SPEC section 5; with `explain`, the trace and warnings too."""
@@ -81,6 +105,41 @@ def _name(expr: dict[str, Any]) -> str:
     return str(expr.get("name", expr["op"]))
 
 
+class RulePlan:
+    """Which rules each (kind, field, language) considers, in order: worked out once per run.
+
+    `decide` walks the kind's lineage and each kind's candidates for every field of every
+    message; the walk and the language test depend only on the table, so a bulk run
+    (`plan_messages`) shares one plan across its messages. The table must not change while a
+    plan is in use.
+    """
+
+    def __init__(self, table: RuleTable):
+        self.table = table
+        self._steps: dict[tuple[str, str, str], list[tuple[str, dict[str, Any], Any, str | None]]] = {}
+
+    def steps(
+        self, kind: str, field_name: str, language: str
+    ) -> list[tuple[str, dict[str, Any], Any, str | None]]:
+        """(kind, rule, location, reason it is passed over for another language or None), in order."""
+        key = (kind, field_name, language)
+        found = self._steps.get(key)
+        if found is None:
+            found = []
+            for current in self.table.lineage(kind):
+                for rule in self.table.candidates(current, field_name):
+                    lang = rule.get("lang")
+                    reason = f"language differs ({lang})" if lang is not None and lang != language else None
+                    found.append((current, rule, _loc(rule), reason))
+            self._steps[key] = found
+        return found
+
+
+def _copy_loc(loc: Any) -> Any:
+    """A rule location for one trace (its own dict: traces are handed out and may be edited)."""
+    return dict(loc) if isinstance(loc, dict) else loc
+
+
 class _Resolver:
     """One message's resolution: caches each (kind, field) so fields referring to others stay linear."""
 
@@ -94,8 +153,10 @@ class _Resolver:
         sender: User | None,
         recipients: Sequence[str],
         ctx: Context,
+        plan: RulePlan,
     ):
         self.table = table
+        self.plan = plan
         self.data = data
         self.kind = kind
         self.relation = relation
@@ -115,18 +176,15 @@ class _Resolver:
         self, kind: str, field_name: str, passed: list[dict[str, Any]]
     ) -> tuple[str, dict[str, Any]] | None:
         """The kind and rule that decide a field, recording the rules passed over on the way."""
-        for current in self.table.lineage(kind):
-            for rule in self.table.candidates(current, field_name):
-                lang = rule.get("lang")
-                if lang is not None and lang != self.language:
-                    reason = f"language differs ({lang})"
-                    passed.append({"kind": current, "rule": _loc(rule), "reason": reason})
-                    continue
-                cond = rule.get("when")
-                if cond is not None and not evaluate(cond, self.ctx.lookup):
-                    passed.append({"kind": current, "rule": _loc(rule), "reason": "condition false"})
-                    continue
-                return current, rule
+        for current, rule, loc, other_language in self.plan.steps(kind, field_name, self.language):
+            if other_language is not None:
+                passed.append({"kind": current, "rule": _copy_loc(loc), "reason": other_language})
+                continue
+            cond = rule.get("when")
+            if cond is not None and not evaluate(cond, self.ctx.lookup):
+                passed.append({"kind": current, "rule": _copy_loc(loc), "reason": "condition false"})
+                continue
+            return current, rule
         return None
 
     # --- fields -----------------------------------------------------------------------------
@@ -407,10 +465,12 @@ def resolve_message(
     sender: str | None = None,
     document: str | None = None,
     recipients: Iterable[str] = (),
+    plan: RulePlan | None = None,
 ) -> Envelope:
     """The envelope of one message (SPEC 2.4), with its trace.
 
     `relation` may be left out when `document` is given (the document's relation is used).
+    PLAN, a `RulePlan(table)`, may be shared by the messages of one run (`plan_messages` does).
     Raises MessageError for an unknown kind or id and for a message without `to`, and
     MessageSkipped for a mailing to a relation that did not accept promotional mail.
     """
@@ -440,7 +500,9 @@ def resolve_message(
             document=doc.id if doc else None,
         )
     ctx = message_context(table, data, rel, doc, user, kind=kind)
-    resolver = _Resolver(table, data, kind, rel, doc, user, list(recipients), ctx)
+    if plan is None or plan.table is not table:
+        plan = RulePlan(table)
+    resolver = _Resolver(table, data, kind, rel, doc, user, list(recipients), ctx, plan)
     values = {name: resolver.resolve(kind, name) for name in FIELDS}
 
     to = values["to"]
@@ -478,7 +540,7 @@ def resolve_message(
             document=doc.id if doc else None,
             loc=rule if isinstance(rule, dict) else None,
         )
-    return Envelope(
+    envelope = Envelope(
         kind=kind,
         language=ctx.language,
         relation=rel.id,
@@ -496,6 +558,8 @@ def resolve_message(
         trace=trace,
         warnings=resolver.warnings + _data_warnings(rel, doc, user),
     )
+    envelope._context = (table, data, ctx)
+    return envelope
 
 
 def _data_warnings(relation: Relation, document: Document | None, sender: User | None) -> list[str]:

@@ -1,0 +1,127 @@
+"""What a bulk run shares between messages gives what a lone message gets.
+
+`plan_messages` shares one `RulePlan` (which rules each kind considers) across its messages, and
+`compose_message` reuses the lookup context `resolve_message` built: both must give exactly the
+envelopes, traces and bytes of resolving and composing each message on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mailpolicy.compiler import compile_file
+from mailpolicy.runtime import load_data, load_table, resolve_message
+from mailpolicy.runtime.batch import plan_messages
+from mailpolicy.runtime.data import Dataset
+from mailpolicy.runtime.errors import MessageError
+from mailpolicy.runtime.message import compose_message
+from mailpolicy.runtime.resolve import Envelope, RulePlan
+from mailpolicy.runtime.table import RuleTable
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CLOCK = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def table() -> RuleTable:
+    """examples/firm-settings.mail, compiled (language variants, conditions, parent kinds)."""
+    result = compile_file(EXAMPLES / "firm-settings.mail")
+    assert result.table is not None, [d.message for d in result.diagnostics]
+    loaded = load_table(result.table)
+    loaded.base_dir = EXAMPLES
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    """examples/data.yaml."""
+    return load_data(EXAMPLES / "data.yaml")
+
+
+def _alone(table: RuleTable, data: Dataset, kind: str, relation: str, sender: str | None) -> object:
+    try:
+        return resolve_message(table, data, kind=kind, relation=relation, sender=sender)
+    except MessageError as exc:
+        return exc
+
+
+def _same(planned: object, alone: object) -> None:
+    assert type(planned) is type(alone)
+    if isinstance(planned, Envelope):
+        assert isinstance(alone, Envelope)
+        assert planned.as_dict(explain=True) == alone.as_dict(explain=True)
+        assert (planned.template, planned.attach) == (alone.template, alone.attach)
+    else:
+        assert str(planned) == str(alone)
+
+
+@pytest.mark.parametrize("sender", ["jan", "pieter", None])
+def test_shared_rule_plan_gives_each_message_its_own_resolution(
+    table: RuleTable, data: Dataset, sender: str | None
+) -> None:
+    """GIVEN every kind of the example WHEN planned for all relations THEN each item, trace
+    included, is what resolve_message gives that message alone."""
+    compared = 0
+    for kind in table.kinds:
+        planned = list(plan_messages(table, data, kind=kind, all_relations=True, sender=sender))
+        assert len(planned) == len(data.relation_order)
+        for item, relation in zip(planned, data.relation_order, strict=True):
+            _same(item, _alone(table, data, kind, relation, sender))
+            compared += 1
+    assert compared >= 2 * len(table.kinds)
+
+
+def test_a_plan_for_another_table_is_not_used(table: RuleTable, data: Dataset) -> None:
+    """GIVEN a plan made for another table object WHEN passed THEN the message is resolved
+    from its own table."""
+    other = load_table(table.raw)
+    other.rules = {}  # a plan of this table would decide nothing
+    relation = data.relation_order[0]
+    env = resolve_message(table, data, kind="mailing", relation=relation, sender="jan", plan=RulePlan(other))
+    _same(env, _alone(table, data, "mailing", relation, "jan"))
+
+
+def _compose(table: RuleTable, data: Dataset, envelope: Envelope) -> bytes:
+    return compose_message(table, data, envelope, clock=lambda: CLOCK, make_id=lambda: "id1").data
+
+
+def test_composing_with_the_resolved_context_gives_the_same_bytes(table: RuleTable, data: Dataset) -> None:
+    """GIVEN envelopes from resolve_message WHEN composed with their context and as copies
+    without it THEN the bytes are identical."""
+    composed = 0
+    for item in plan_messages(table, data, kind="mailing", all_relations=True, sender="jan"):
+        if not isinstance(item, Envelope):
+            continue
+        assert item.context_for(table, data) is not None
+        copy = dataclasses.replace(item)
+        assert copy.context_for(table, data) is None
+        assert _compose(table, data, item) == _compose(table, data, copy)
+        composed += 1
+    assert composed >= 2
+
+
+def test_the_context_is_not_reused_for_other_data_or_a_changed_envelope(
+    table: RuleTable, data: Dataset
+) -> None:
+    """GIVEN a resolved envelope WHEN composed with other data, or after its relation or sender
+    changed THEN compose builds the context again from what it is given."""
+    first, second = "R001", "R003"  # two relations that accept mailings
+    env = resolve_message(table, data, kind="mailing", relation=first, sender="jan")
+    assert env.context_for(table, data) is not None
+    assert env.context_for(table, load_data(EXAMPLES / "data.yaml")) is None
+    assert env.context_for(load_table(table.raw), data) is None
+    env.sender = None
+    assert env.context_for(table, data) is None
+    env.sender = "jan"
+    env.relation = second
+    assert env.context_for(table, data) is None
+    other = resolve_message(table, data, kind="mailing", relation=second, sender="jan")
+    stale = dataclasses.replace(other)
+    stale._context = resolve_message(table, data, kind="mailing", relation=first, sender="jan")._context
+    assert stale.context_for(table, data) is None
+    # The first relation's context is not used: the message greets the second relation.
+    assert _compose(table, data, stale) == _compose(table, data, other)
