@@ -174,8 +174,8 @@ class _Resolver:
 
     def decide(
         self, kind: str, field_name: str, passed: list[dict[str, Any]]
-    ) -> tuple[str, dict[str, Any]] | None:
-        """The kind and rule that decide a field, recording the rules passed over on the way."""
+    ) -> tuple[str, dict[str, Any], Any] | None:
+        """The kind, rule and rule location that decide a field, recording the rules passed over."""
         for current, rule, loc, other_language in self.plan.steps(kind, field_name, self.language):
             if other_language is not None:
                 passed.append({"kind": current, "rule": _copy_loc(loc), "reason": other_language})
@@ -184,7 +184,7 @@ class _Resolver:
             if cond is not None and not evaluate(cond, self.ctx.lookup):
                 passed.append({"kind": current, "rule": _copy_loc(loc), "reason": "condition false"})
                 continue
-            return current, rule
+            return current, rule, loc
         return None
 
     # --- fields -----------------------------------------------------------------------------
@@ -206,10 +206,12 @@ class _Resolver:
             passed: list[dict[str, Any]] = []
             decided = self.decide(kind, field_name, passed)
             if decided is None:
-                decided = self._nothing_decides(kind, field_name)
-            decider, rule = decided
+                decider, rule = self._nothing_decides(kind, field_name)
+                loc = _loc(rule)
+            else:
+                decider, rule, loc = decided
             tried: list[dict[str, Any]] = []
-            trace: dict[str, Any] = {"kind": decider, "rule": _loc(rule), "tried": tried}
+            trace: dict[str, Any] = {"kind": decider, "rule": _copy_loc(loc), "tried": tried}
             if passed:
                 trace["passed"] = passed
             value = self._value(kind, decider, field_name, rule, tried)
@@ -506,7 +508,8 @@ def resolve_message(
     values = {name: resolver.resolve(kind, name) for name in FIELDS}
 
     to = values["to"]
-    cc = [a for a in values["cc"] if address_key(a) not in {address_key(t) for t in to}]
+    in_to = {address_key(t) for t in to}
+    cc = [a for a in values["cc"] if address_key(a) not in in_to]
     seen = {address_key(a) for a in to + cc}
     bcc = [a for a in values["bcc"] if address_key(a) not in seen]
     for header, before, after, other in (
