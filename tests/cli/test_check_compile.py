@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mailpolicy.cli import cli
+from tests.clirun import run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "firm-settings.mail"
@@ -22,12 +21,6 @@ FIRM = """firm {
   verified_domains = ["firm.be"]
 }
 """
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of one command."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(tmp_path: Path, text: str, name: str = "policy.mail") -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from mailpolicy.cli import cli
+from tests.clirun import run
 from tests.runtime.tables import Rule, else_, free, make_table, role, src, write_data
 
 OLD = [Rule("invoice.bcc", free("office@dupont-associes.be"))]
@@ -25,13 +23,6 @@ def tables(tmp_path: Path, old: list[Rule], new: list[Rule]) -> tuple[str, str, 
         path.write_text(json.dumps(make_table(rules)), encoding="utf-8")
         paths.append(str(path))
     return paths[0], paths[1], str(write_data(tmp_path))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of the CLI."""
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_table_lists_changed_headers(tmp_path: Path) -> None:

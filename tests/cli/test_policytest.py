@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mailpolicy.cli import cli
 from mailpolicy.policytest import CASE_KEYS, EXPECT_KEYS
+from tests.clirun import run
 from tests.runtime.tables import Rule, cmp, else_, free, make_table, role, src, write_data
 
 # Each term on its own line, so every `else` alternative has its own location for coverage.
@@ -59,15 +60,6 @@ def table_path(tmp_path: Path) -> Path:
     path.write_text(json.dumps(make_table(RULES, first_line=10)), encoding="utf-8")
     write_data(tmp_path)
     return path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of the CLI."""
-    result = CliRunner().invoke(cli, list(args))
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
-        result.exception
-    )
-    return result.exit_code, result.stdout, result.stderr
 
 
 def own(out: str) -> list[str]:

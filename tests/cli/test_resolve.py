@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from mailpolicy.cli import cli
+from tests.clirun import run
 from tests.runtime.tables import Rule, else_, free, make_table, role, src, write_data
 
 RULES = [
@@ -30,12 +29,6 @@ def files(tmp_path: Path) -> tuple[str, str]:
     table = tmp_path / "table.json"
     table.write_text(json.dumps(make_table(RULES)), encoding="utf-8")
     return str(table), str(write_data(tmp_path))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of one command."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_prints_the_envelope(files: tuple[str, str]) -> None:

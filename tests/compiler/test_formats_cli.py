@@ -7,9 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from mailpolicy.cli import cli
+from tests.clirun import run
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "fixtures" / "sarif-2.1.0.schema.json").read_text(
@@ -31,13 +30,6 @@ firm {
 WARNED = FIRM + "reply_to = company else responsible\ntask.reply_to = partner\n"
 # Line 7: a misspelt source, an error.
 BROKEN = FIRM + "reply_to = responsable else company\n"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of the CLI."""
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

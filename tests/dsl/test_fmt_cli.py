@@ -7,16 +7,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mailpolicy.cli import cli
+from tests.clirun import run
 
 UGLY = "bcc=sender  # copy\nreply_to = responsible else company\n"
 PRETTY = "bcc      = sender  # copy\nreply_to = responsible else company\n"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of the CLI."""
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def files(tmp_path: Path) -> tuple[Path, Path]:
