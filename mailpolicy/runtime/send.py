@@ -232,12 +232,17 @@ class _Transaction:
 
 
 _EOL = re.compile(rb"\r\n|\n|\r")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _wire_data(data: bytes) -> bytes:
     """The message with CRLF line ends and dot-stuffing, ending with CRLF (without the final dot)."""
-    data = _LEADING_DOT.sub(b"..", _EOL.sub(b"\r\n", data))
+    # Composed messages already have CRLF line ends: counting them (in C) spares the ~50 µs
+    # regular-expression pass over 17 KB. Dot-stuffing (a dot at the start or after any LF gets
+    # a second one) with bytes.replace takes ~5 µs where `re.sub(rb"(?m)^\.", ...)` took ~60 µs.
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        data = _EOL.sub(b"\r\n", data)
+    data = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
