@@ -17,19 +17,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mailpolicy.preview.model import Selection
 from mailpolicy.preview.server import PreviewServer
+from tests.browser.chromium import FLAGS, chromium_executable
 from tests.preview.helpers import GENERAL_REPLY_TO, INVOICE_CC, edit_rule, rule_position
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "preview"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright cannot download a browser here
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Open pages must follow a save within a second; the margin covers a loaded CI machine.
 RELOAD_MS = 1500
 
@@ -40,7 +32,9 @@ pytestmark = pytest.mark.browser
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the module."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_executable(), headless=True, args=FLAGS
+        )
         yield chromium
         chromium.close()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 import struct
 import subprocess
 import zlib
@@ -22,16 +21,13 @@ from mailpolicy.runtime.data import load_data
 from mailpolicy.runtime.message import compose_message
 from mailpolicy.runtime.resolve import Envelope
 from mailpolicy.runtime.table import load_table
+from tests.browser.chromium import FLAGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HEIGHT = 2000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = pytest.mark.browser
 
 # One message per example template: (name, selection for plan_messages).
 MESSAGES = [
@@ -64,14 +60,9 @@ def screenshot(html_file: Path, png: Path, width: int, profile: Path) -> None:
     png.unlink(missing_ok=True)
     subprocess.run(
         [
-            CHROMIUM,
+            chromium_executable(),
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *FLAGS,
             f"--user-data-dir={profile}",
             f"--screenshot={png}",
             f"--window-size={width},{HEIGHT}",
