@@ -115,6 +115,22 @@ def test_bad_inputs(tmp_path: Path) -> None:
     assert code == 1 and err.startswith(f"error: {broken}")
 
 
+def test_records_the_data_file_gets_wrong_are_named_and_fail_the_diff(tmp_path: Path) -> None:
+    """GIVEN a relation with a wrongly typed field WHEN diffing THEN the others are compared and
+    the bad record is named on stderr with exit 1 (never a silent "no header changes")."""
+    old, new, data = tables(tmp_path, OLD, OLD)
+    bad = Path(data)
+    text = bad.read_text(encoding="utf-8")
+    bad.write_text(text.replace("accepts_promotional: true", "accepts_promotional: maybe"))
+    code, out, err = run("diff", old, new, "--data", data)
+    assert code == 1
+    assert out == "no header changes (39 messages compared)\n"
+    assert err == (
+        f"error: {data}: relation 'R001', field 'accepts_promotional': expected true or false, "
+        "got text 'maybe'; not compared\n"
+    )
+
+
 def test_policies_are_compiled_and_compared_on_the_example_data(tmp_path: Path, example_policy: Path) -> None:
     import shutil
 
