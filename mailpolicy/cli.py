@@ -31,6 +31,16 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def require_file(path: str, what: str = "file") -> None:
+    """Exit 2 unless PATH is a file: `no such file: PATH`, or that PATH is a folder."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        fail(f"{path} is a folder, not a {what}", 2)
+    if not Path(path).is_file():
+        fail(f"no such {what}: {path}", 2)
+
+
 def load_policy_or_table(path: str) -> RuleTable:
     """A `.mail` policy compiled (errors printed, exit 1) or a `.json` rule table loaded (exit 1 if bad)."""
     from pathlib import Path
@@ -39,8 +49,7 @@ def load_policy_or_table(path: str) -> RuleTable:
     from mailpolicy.runtime.table import load_table
 
     source = Path(path)
-    if not source.is_file():
-        fail(f"no such file: {path}", 2)
+    require_file(path)
     if source.suffix != ".mail":
         try:
             return load_table(source)
@@ -49,23 +58,13 @@ def load_policy_or_table(path: str) -> RuleTable:
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror}", 2)
     from mailpolicy.compiler import compile_file
-    from mailpolicy.diagnostics import render_text
 
     try:
         result = compile_file(source)
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}", 2)
     errors = [d for d in result.diagnostics if d.severity == "error"]
-    for diag in errors:
-        text = None
-        if diag.span is not None and diag.span.path == str(source):
-            text = result.source
-        elif diag.span is not None:
-            try:  # a template file: its own text under the caret
-                text = Path(diag.span.path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None
-        click.echo(render_text(diag, text), err=True)
+    _print_diagnostics(errors, result.source, str(source), spaced=False)
     if errors or result.table is None:
         fail(f"{path}: the policy has errors")
     try:
@@ -82,8 +81,10 @@ def load_policy_or_table(path: str) -> RuleTable:
 # --- check and compile -----------------------------------------------------------------------
 
 
-def _print_diagnostics(diagnostics: list[Any], source: str | None, path: str | None = None) -> None:
-    """Diagnostics in the text form (excerpt, caret, help) on stderr, one blank line apart.
+def _print_diagnostics(
+    diagnostics: list[Any], source: str | None, path: str | None = None, *, spaced: bool = True
+) -> None:
+    """Diagnostics in the text form (excerpt, caret, help) on stderr, one blank line apart if SPACED.
 
     SOURCE is the text of the policy at PATH; a diagnostic in another file (an MJML template)
     gets its excerpt from that file, read once.
@@ -104,7 +105,8 @@ def _print_diagnostics(diagnostics: list[Any], source: str | None, path: str | N
                     texts[where] = None
             text = texts[where]
         click.echo(render_text(diag, text), err=True)
-        click.echo("", err=True)
+        if spaced:
+            click.echo("", err=True)
 
 
 def _plural(n: int, word: str) -> str:
@@ -136,7 +138,6 @@ def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_emp
     Lint warnings (MP6xx, docs/authoring.md) come with the compiler's own findings.
     """
     import json
-    from pathlib import Path
 
     from mailpolicy.compiler import compile_file
     from mailpolicy.compiler.formats import format_diagnostics
@@ -145,8 +146,7 @@ def check_command(policies: tuple[str, ...], strict: bool, fmt: str, explain_emp
     if explain_empty and fmt not in ("text", "json"):
         raise click.UsageError("--explain-empty goes with --format text or json")
     for name in policies:
-        if not Path(name).is_file():
-            fail(f"no such file: {name}", 2)
+        require_file(name)
     errors = warnings = 0
     collected: list[Any] = []
     emptiness: list[dict[str, Any]] = []
@@ -194,8 +194,7 @@ def compile_command(policy: str, out: str | None) -> None:
 
     from mailpolicy.compiler import compile_file, dump_table
 
-    if not Path(policy).is_file():
-        fail(f"no such file: {policy}", 2)
+    require_file(policy)
     try:
         result = compile_file(policy)
     except OSError as exc:
@@ -765,8 +764,8 @@ def fmt_command(policies: tuple[str, ...], check: bool, show_diff: bool) -> None
     from mailpolicy.dsl.parser import decode_policy, read_policy
 
     for name in policies:
-        if name != "-" and not Path(name).is_file():
-            fail(f"no such file: {name}", 2)
+        if name != "-":
+            require_file(name)
     changed: list[str] = []
     broken = False
     for name in policies:
@@ -817,13 +816,11 @@ def fmt_command(policies: tuple[str, ...], check: bool, show_diff: bool) -> None
 @click.option("-k", "select", metavar="PATTERN", help="Run only the cases whose name contains PATTERN.")
 def test_command(policy: str, cases: tuple[str, ...], verbose: bool, select: str | None) -> None:
     """Policy unit tests: resolve each case's message and compare the expected headers."""
-    from pathlib import Path
 
     from mailpolicy.policytest import CasesError, run_tests
 
     for name in cases:
-        if not Path(name).is_file():
-            fail(f"no such cases file: {name}", 2)
+        require_file(name, "cases file")
     table = load_policy_or_table(policy)
     try:
         report = run_tests(table, cases, select=select)

@@ -94,7 +94,13 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     code, out, err = run("check", str(tmp_path / "nope.mail"))
     assert (code, out, err) == (2, "", f"error: no such file: {tmp_path / 'nope.mail'}\n")
     code, _, err = run("compile", str(tmp_path / "nope.mail"))
-    assert code == 2
+    assert (code, err) == (2, f"error: no such file: {tmp_path / 'nope.mail'}\n")
+
+
+def test_a_folder_given_as_policy_is_a_usage_error(tmp_path: Path) -> None:
+    """A folder where a policy file is expected exits 2 and says it is a folder."""
+    for command in ("check", "compile", "fmt"):
+        assert run(command, str(tmp_path)) == (2, "", f"error: {tmp_path} is a folder, not a file\n")
 
 
 def test_undecodable_file(tmp_path: Path) -> None:
