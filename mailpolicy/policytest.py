@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from mailpolicy.compiler.lint import expr_text
 from mailpolicy.runtime.addresses import address_key, on_verified_domain, split_addresses
 from mailpolicy.runtime.data import Dataset, load_data
 from mailpolicy.runtime.errors import DataError, MessageError, MessageSkipped
@@ -350,18 +351,6 @@ def _leaf_locs(expr: Mapping[str, Any]) -> Iterator[tuple[int, int]]:
         yield expr["loc"]["line"], expr["loc"]["column"]
 
 
-def _term_text(expr: Mapping[str, Any], nested: bool = True) -> str:
-    op = expr.get("op")
-    if op in ("source", "role"):
-        return str(expr["name"])
-    if op == "free":
-        return f'free "{expr["address"]}"'
-    if op == "else":
-        return " else ".join(_term_text(t) for t in expr["terms"])
-    text = ", ".join(_term_text(t, nested=False) for t in expr.get("items", []))
-    return f"({text})" if nested else text
-
-
 def _else_chains(expr: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     if expr.get("op") == "else":
         yield expr
@@ -395,7 +384,7 @@ def policy_alternatives(table: RuleTable) -> list[Alternative]:
                 target = fieldname if kind == "general" else f"{kind}.{fieldname}"
                 if rule.get("lang"):
                     target += f"[{rule['lang']}]"
-                text = f"{target} = {_term_text(rule['expr'], nested=False)}"
+                text = f"{target} = {expr_text(rule['expr'])}"
                 for chain in _else_chains(rule["expr"]):
                     reachable = True
                     for term in chain["terms"]:
@@ -412,7 +401,7 @@ def policy_alternatives(table: RuleTable) -> list[Alternative]:
                                 Alternative(
                                     line,
                                     column,
-                                    _term_text(term, nested=False),
+                                    expr_text(term),
                                     text,
                                     frozenset(marks),
                                     reachable=reachable,
@@ -429,7 +418,7 @@ def _leaf_names(expr: Mapping[str, Any]) -> Iterator[str]:
         for child in expr.get("terms", expr.get("items", [])):
             yield from _leaf_names(child)
     else:
-        yield _term_text(expr)
+        yield expr_text(expr)
 
 
 def _always_yields(expr: Mapping[str, Any], firm: Mapping[str, Any], fieldname: str) -> bool:
