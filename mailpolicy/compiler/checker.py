@@ -719,18 +719,14 @@ class PolicyChecker:
             self.error("MP402", f"template file not found: '{rel}'", span, near)
             return None
         if rel not in self.templates and rel not in self._template_failed:
-            self.compile_template(rel, self.policy_dir / rel, span)
+            self.compile_template(rel, self.policy_dir / rel)
         return None if rel in self._template_failed else rel
 
-    def compile_template(self, rel: str, target: Path, span: Span) -> None:
-        """Render the MJML once (compiler.templates, owned by the rendering engineer)."""
-        try:
-            from mailpolicy.compiler import templates
-        except ModuleNotFoundError as exc:
-            if exc.name != "mailpolicy.compiler.templates":
-                raise
-            # Until the MJML stage exists, the path checks above are all a template gets.
-            return
+    def compile_template(self, rel: str, target: Path) -> None:
+        """Render the MJML once (compiler.templates); a failed template is remembered, not retried."""
+        # Imported here: the template stage loads only for policies that name a template.
+        from mailpolicy.compiler import templates
+
         compiled, diags = templates.compile_template(target, self.policy_dir, rel)
         self.diagnostics.extend(diags)
         if compiled is None or any(d.severity == "error" for d in diags):
