@@ -300,19 +300,30 @@ def selection_options(command: Any) -> Any:
             type=click.Path(exists=True, dir_okay=False),
             help="The data file (YAML or JSON).",
         ),
-        click.option("--kind", help="The message kind (defaults to each document's kind with --document)."),
-        click.option("--relation", help="One message to this relation."),
+        click.option(
+            "--kind",
+            metavar="KIND",
+            help="The message kind (defaults to each document's kind with --document).",
+        ),
+        click.option("--relation", metavar="ID", help="One message to this relation."),
         click.option(
             "--document",
             "documents",
             multiple=True,
+            metavar="DOC_ID",
             help="One message per document, to its relation (repeatable).",
         ),
-        click.option("--audience", help="The relations of this audience of the policy."),
+        click.option("--audience", metavar="NAME", help="The relations of this audience of the policy."),
         click.option("--all", "all_relations", is_flag=True, help="Every relation of the data file."),
-        click.option("--sender", help="The sending user's id (feeds the `sender` source)."),
         click.option(
-            "--recipient", "recipients", multiple=True, help="An address for the `recipient` source."
+            "--sender", metavar="USER_ID", help="The sending user's id (feeds the `sender` source)."
+        ),
+        click.option(
+            "--recipient",
+            "recipients",
+            multiple=True,
+            metavar="ADDR",
+            help="An address for the `recipient` source.",
         ),
     ]
     for option in reversed(options):
@@ -847,7 +858,11 @@ def test_command(policy: str, cases: tuple[str, ...], verbose: bool, select: str
     help="The data file (YAML or JSON) whose relations and documents are compared.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--sender", help="Resolve as this user (feeds the `sender` source); default: automated mail.")
+@click.option(
+    "--sender",
+    metavar="USER_ID",
+    help="Resolve as this user (feeds the `sender` source); default: automated mail.",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when some header differs (for CI gates).")
 def diff_command(old: str, new: str, data_path: str, fmt: str, sender: str | None, exit_code: bool) -> None:
     """Which clients' headers would change between two policies (or rule tables)."""
