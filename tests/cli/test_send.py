@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mailpolicy.cli import cli
-from tests.runtime.tables import Rule, free, make_table, role
+from tests.runtime.tables import Rule, free, make_table, role, smtp_block
 from tests.smtp_server import TestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,14 +67,7 @@ def write_table(
         ]
     )
     table["smtp"] = {
-        "default": {
-            "host": "127.0.0.1",
-            "port": srv.port,
-            "security": "starttls",
-            "login": {"env": "SMTP_LOGIN"},
-            "password": {"env": "SMTP_PASSWORD"},
-            "loc": {"line": 30, "column": 1},
-        },
+        "default": smtp_block("127.0.0.1", srv.port),
         "senders": senders or {},
     }
     table["audiences"] = audiences or {}

@@ -148,6 +148,18 @@ def builtin_rules() -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
+def smtp_block(host: str, port: int, line: int = 30) -> dict[str, Any]:
+    """A STARTTLS smtp block whose login and password come from SMTP_LOGIN and SMTP_PASSWORD."""
+    return {
+        "host": host,
+        "port": port,
+        "security": "starttls",
+        "login": {"env": "SMTP_LOGIN"},
+        "password": {"env": "SMTP_PASSWORD"},
+        "loc": {"line": line, "column": 1},
+    }
+
+
 def make_table(
     rules: Sequence[Rule] = (),
     *,

@@ -13,15 +13,9 @@ from mailpolicy.runtime.smtp_settings import (
     describe_server,
     settings_for,
 )
+from tests.runtime.tables import smtp_block
 
-FIRM_BLOCK: dict[str, Any] = {
-    "host": "smtp.dupont-associes.be",
-    "port": 587,
-    "security": "starttls",
-    "login": {"env": "SMTP_LOGIN"},
-    "password": {"env": "SMTP_PASSWORD"},
-    "loc": {"line": 30, "column": 1},
-}
+FIRM_BLOCK = smtp_block("smtp.dupont-associes.be", 587)
 TABLE: dict[str, Any] = {
     "smtp": {
         "default": FIRM_BLOCK,

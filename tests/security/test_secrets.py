@@ -20,7 +20,7 @@ from mailpolicy.cli import cli
 from mailpolicy.compiler import compile_file, dump_table
 from mailpolicy.runtime.smtp_settings import Secret, SmtpSettings, SmtpSettingsError, settings_for
 from mailpolicy.runtime.table import load_table
-from tests.runtime.tables import Rule, free, make_table
+from tests.runtime.tables import Rule, free, make_table, smtp_block
 from tests.smtp_server import TestServer
 
 PASSWORD = "Zq9-very-Secret-Pw!"
@@ -101,14 +101,7 @@ def test_missing_variable_error_names_the_variable_not_values(monkeypatch: pytes
     error names SMTP_PASSWORD and shows no value."""
     table = load_table(make_table())
     table.smtp = {
-        "default": {
-            "host": "smtp.firm.be",
-            "port": 587,
-            "security": "starttls",
-            "login": {"env": "SMTP_LOGIN"},
-            "password": {"env": "SMTP_PASSWORD"},
-            "loc": {"line": 7, "column": 1},
-        },
+        "default": smtp_block("smtp.firm.be", 587, line=7),
         "senders": {},
     }
     with pytest.raises(SmtpSettingsError) as info:
@@ -128,14 +121,7 @@ def server(tmp_path: Path) -> Iterator[TestServer]:
 def _send(folder: Path, srv: TestServer, *extra: str, login: str = LOGIN) -> Result:
     """`mailpolicy send --all` of two relations through SRV, with a journal and a JSON report."""
     table = make_table([Rule("bcc", free("office@firm.be")), Rule("subject", "Nouvelles")])
-    table["smtp"]["default"] = {
-        "host": "127.0.0.1",
-        "port": srv.port,
-        "security": "starttls",
-        "login": {"env": "SMTP_LOGIN"},
-        "password": {"env": "SMTP_PASSWORD"},
-        "loc": {"line": 7, "column": 1},
-    }
+    table["smtp"]["default"] = smtp_block("127.0.0.1", srv.port, line=7)
     (folder / "table.json").write_text(json.dumps(table), encoding="utf-8")
     (folder / "data.yaml").write_text(
         "relations:\n"
