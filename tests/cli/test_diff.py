@@ -109,6 +109,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
     assert (code, err) == (2, f"error: unknown user 'nobody' in {data}\n")
     code, _, err = run("diff", old, new, "--data", data, "--format", "xml")
     assert code == 2
+    assert "Error: Invalid value for '--format': 'xml' is not one of 'table', 'json'." in err
     broken = tmp_path / "broken.yaml"
     broken.write_text("relations: 3\n", encoding="utf-8")
     code, _, err = run("diff", old, new, "--data", str(broken))

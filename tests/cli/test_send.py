@@ -254,7 +254,9 @@ def test_missing_variable_stops_before_sending(server: TestServer, tmp_path: Pat
 def test_usage_errors(server: TestServer, tmp_path: Path) -> None:
     """GIVEN no selection, or an unknown audience WHEN sending THEN usage error, exit 2."""
     write_table(tmp_path, server)
-    assert send(tmp_path, server, "--kind", "general").exit_code == 2
+    result = send(tmp_path, server, "--kind", "general")
+    assert result.exit_code == 2
+    assert "Error: choose exactly one of --relation, --document, --audience or --all" in result.stderr
     result = send(tmp_path, server, "--kind", "mailing", "--audience", "promo")
     assert result.exit_code == 2
     assert "unknown audience 'promo' (known: none)" in result.stderr
@@ -262,6 +264,8 @@ def test_usage_errors(server: TestServer, tmp_path: Path) -> None:
     journal_dir.mkdir()
     result = send(tmp_path, server, "--document", "F1", "--journal", str(journal_dir))
     assert result.exit_code == 2
+    assert f"Error: Invalid value for '--journal': File '{journal_dir}' is a directory." in result.stderr
+    assert server.connections == 0
 
 
 def test_killed_send_resumed_with_the_same_journal(server: TestServer, tmp_path: Path) -> None:
