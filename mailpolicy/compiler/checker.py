@@ -137,21 +137,27 @@ class PolicyChecker:
         getattr(self, f"visit_{type(node).__name__}")(node)
 
     def visit_FirmDecl(self, node: ast.FirmDecl) -> None:
+        """The firm block, kept for pass 2 (declarations may follow their use)."""
         self.firm_decls.append(node)
 
     def visit_RoleDecl(self, node: ast.RoleDecl) -> None:
+        """A `role` declaration, kept for pass 2 (declarations may follow their use)."""
         self.role_decls.append(node)
 
     def visit_KindDecl(self, node: ast.KindDecl) -> None:
+        """A `kind` declaration, kept for pass 2 (declarations may follow their use)."""
         self.kind_decls.append(node)
 
     def visit_AudienceDecl(self, node: ast.AudienceDecl) -> None:
+        """An `audience` declaration, kept for pass 2 (declarations may follow their use)."""
         self.audience_decls.append(node)
 
     def visit_SmtpDecl(self, node: ast.SmtpDecl) -> None:
+        """An `smtp` block, kept for pass 2 (declarations may follow their use)."""
         self.smtp_decls.append(node)
 
     def visit_Rule(self, node: ast.Rule) -> None:
+        """A rule, kept for pass 2 (declarations may follow their use)."""
         self.rule_nodes.append(node)
 
     # --- the run ---------------------------------------------------------------------------------

@@ -499,6 +499,7 @@ class _Linter:
     def warn(
         self, code: str, loc: Mapping[str, int] | None, message: str, help: list[str] | None = None
     ) -> None:
+        """Record a warning once (the same code, place and message may be reached by two kinds)."""
         key = (code, loc["line"] if loc else 0, loc["column"] if loc else 0, message)
         if key in self._seen:
             return
@@ -506,6 +507,7 @@ class _Linter:
         self.found.append(Diagnostic(code, message, _span(self.path, loc), "warning", list(help or [])))
 
     def run(self) -> list[Diagnostic]:
+        """Every lint check, warnings in source order."""
         self.unreachable_else()
         self.redundant_rules()
         self.unused_declarations()
@@ -516,6 +518,7 @@ class _Linter:
         return self.found
 
     def unreachable_else(self) -> None:
+        """MP601: an `else` term after a term that always yields."""
         for kind, fieldname, rule in _policy_rules(self.model):
             if "expr" not in rule:
                 continue
@@ -537,6 +540,7 @@ class _Linter:
                         break
 
     def redundant_rules(self) -> None:
+        """MP602: a rule identical to the one it would inherit."""
         for kind, fieldname, rule in _policy_rules(self.model):
             if rule.get("when"):
                 continue
@@ -586,6 +590,7 @@ class _Linter:
         return {"line": line, "column": len(match.group(1)) + 1}
 
     def unused_declarations(self) -> None:
+        """MP603: a declared role no rule uses; a declared kind that changes nothing."""
         # Audiences are left out: no rule refers to one; they are chosen at send time (--audience).
         used_roles: set[str] = set()
         for _kind, _field, rule in _policy_rules(self.model):
@@ -618,6 +623,7 @@ class _Linter:
             )
 
     def from_never_verified(self) -> None:
+        """MP604: a `from` chain none of whose sources can be on a verified domain."""
         for kind, fieldname, rule in _policy_rules(self.model):
             if fieldname != "from" or "expr" not in rule:
                 continue
@@ -632,6 +638,7 @@ class _Linter:
                 )
 
     def client_group_in_mailing(self) -> None:
+        """MP605: `client_group` in `to` of a mailing."""
         for kind in self.model.kinds:
             if "mailing" not in self.model.ancestry(kind):
                 continue
@@ -649,6 +656,7 @@ class _Linter:
                     )
 
     def same_address_twice(self) -> None:
+        """MP606: the same source or address in two of `to`, `cc`, `bcc` of a kind."""
         for kind in _kind_order(self.model):
             sure: dict[str, list[tuple[Decider, set[str]]]] = {}
             for header in HEADER_LISTS:
