@@ -76,6 +76,21 @@ def test_read_only_folder_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyP
         cache.cache_dir.cache_clear()
 
 
+def test_a_folder_that_cannot_be_created_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache folder's parent is a file, so even root cannot create it: no cache, same value.
+
+    (The read-only case above cannot happen for root, which CI runs as; this one always runs.)
+    """
+    (tmp_path / "file").write_text("in the way")
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "file" / "cache"))
+    cache.cache_dir.cache_clear()
+    try:
+        assert cache.cache_dir() is None
+        assert cache.memo("ns", "key", lambda: "value") == "value"
+    finally:
+        cache.cache_dir.cache_clear()
+
+
 def test_a_file_in_the_way_is_ignored(folder: Path) -> None:
     """The cache folder exists but an entry's namespace is a file: the value is still returned."""
     folder.mkdir(parents=True)

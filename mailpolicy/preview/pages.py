@@ -271,7 +271,7 @@ def message_page(
         where = f" ({source_link(snap, loc)})" if loc else ""
         parts.append(f'<p class="error"><b>The body cannot be rendered:</b> {esc(error)}{where}</p>')
     elif rendered is not None:
-        parts.append(_body(snap, key, rendered, width))
+        parts.append(_body(key, rendered, width))
     return layout(snap, title, "".join(parts))
 
 
@@ -385,7 +385,7 @@ def _skipped_sources(snap: Snapshot, step: dict[str, Any]) -> list[str]:
     return out
 
 
-def _body(snap: Snapshot, key: MessageKey, rendered: RenderedMessage, width: int) -> str:
+def _body(key: MessageKey, rendered: RenderedMessage, width: int) -> str:
     q = key.query()
     parts = [f'<p class="download"><a id="download" href="/message.eml?{attr(q)}" download>Download .eml</a>']
     parts += [f" · {esc(name)} ({size} bytes)" for name, size in rendered.attachments]
