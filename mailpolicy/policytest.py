@@ -26,7 +26,6 @@ from mailpolicy.runtime.table import RuleTable
 
 CASE_KEYS = ("name", "kind", "relation", "sender", "document", "recipient", "expect")
 ADDRESS_LISTS = ("reply_to", "to", "cc", "bcc")
-TEXTS = ("from_name", "subject")
 # `error` and `skipped` go beyond SPEC section 5: they let a case pin a message that must fail
 # (no `to` address) or a mailing that must be skipped (no consent).
 EXPECT_KEYS = ("from", "from_name", "reply_to", "to", "cc", "bcc", "subject", "error", "skipped")

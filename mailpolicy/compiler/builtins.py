@@ -53,7 +53,6 @@ ATTACH_VALUES = ("document.file", "none")
 
 FIRM_FIELDS = ("name", "company", "functional", "communication", "platform", "verified_domains", "language")
 FIRM_REQUIRED = ("name", "company", "platform", "verified_domains")
-FIRM_ADDRESS_FIELDS = ("company", "functional", "communication", "platform")
 
 SMTP_FIELDS = ("host", "port", "security", "login", "password")
 SMTP_SECURITY = ("starttls", "tls", "none")

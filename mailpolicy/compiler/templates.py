@@ -113,7 +113,7 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
                 return diags
             open_name, open_at = stack.pop()
             if open_name != name:
-                oline, ocol = _line_col(source, open_at)
+                oline, _ = _line_col(source, open_at)
                 diags.append(
                     Diagnostic(
                         CODE_MJML,

@@ -7,9 +7,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-MISSING: Any = None
-"""What a lookup returns for a path absent from the data: null, and every comparison with it fails."""
-
 Lookup = Callable[[str], Any]
 
 
