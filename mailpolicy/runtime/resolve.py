@@ -8,7 +8,7 @@ applies decides, even when it yields nothing. Every step is recorded in a trace 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,19 @@ def _name(expr: dict[str, Any]) -> str:
     return str(expr.get("name", expr["op"]))
 
 
+Step = tuple[str, dict[str, Any], Any, str | None]
+"""(kind, rule, its location, why it is passed over for another language or None)."""
+
+
+def _steps(table: RuleTable, kind: str, field_name: str, language: str) -> Iterator[Step]:
+    """The rules a field of KIND considers, in precedence order: the kind's, then its parents'."""
+    for current in table.lineage(kind):
+        for rule in table.candidates(current, field_name):
+            lang = rule.get("lang")
+            reason = f"language differs ({lang})" if lang is not None and lang != language else None
+            yield current, rule, _loc(rule), reason
+
+
 class RulePlan:
     """Which rules each (kind, field, language) considers, in order: worked out once per run.
 
@@ -116,22 +129,14 @@ class RulePlan:
 
     def __init__(self, table: RuleTable):
         self.table = table
-        self._steps: dict[tuple[str, str, str], list[tuple[str, dict[str, Any], Any, str | None]]] = {}
+        self._steps: dict[tuple[str, str, str], list[Step]] = {}
 
-    def steps(
-        self, kind: str, field_name: str, language: str
-    ) -> list[tuple[str, dict[str, Any], Any, str | None]]:
-        """(kind, rule, location, reason it is passed over for another language or None), in order."""
+    def steps(self, kind: str, field_name: str, language: str) -> list[Step]:
+        """The rules a field of KIND considers for a message in LANGUAGE, in precedence order."""
         key = (kind, field_name, language)
         found = self._steps.get(key)
         if found is None:
-            found = []
-            for current in self.table.lineage(kind):
-                for rule in self.table.candidates(current, field_name):
-                    lang = rule.get("lang")
-                    reason = f"language differs ({lang})" if lang is not None and lang != language else None
-                    found.append((current, rule, _loc(rule), reason))
-            self._steps[key] = found
+            found = self._steps[key] = list(_steps(self.table, kind, field_name, language))
         return found
 
 
@@ -153,7 +158,7 @@ class _Resolver:
         sender: User | None,
         recipients: Sequence[str],
         ctx: Context,
-        plan: RulePlan,
+        plan: RulePlan | None,
     ):
         self.table = table
         self.plan = plan
@@ -176,7 +181,11 @@ class _Resolver:
         self, kind: str, field_name: str, passed: list[dict[str, Any]]
     ) -> tuple[str, dict[str, Any], Any] | None:
         """The kind, rule and rule location that decide a field, recording the rules passed over."""
-        for current, rule, loc, other_language in self.plan.steps(kind, field_name, self.language):
+        if self.plan is not None:
+            steps: Iterable[Step] = self.plan.steps(kind, field_name, self.language)
+        else:  # a message on its own: walk only as far as the deciding rule
+            steps = _steps(self.table, kind, field_name, self.language)
+        for current, rule, loc, other_language in steps:
             if other_language is not None:
                 passed.append({"kind": current, "rule": _copy_loc(loc), "reason": other_language})
                 continue
@@ -502,8 +511,8 @@ def resolve_message(
             document=doc.id if doc else None,
         )
     ctx = message_context(table, data, rel, doc, user, kind=kind)
-    if plan is None or plan.table is not table:
-        plan = RulePlan(table)
+    if plan is not None and plan.table is not table:
+        plan = None
     resolver = _Resolver(table, data, kind, rel, doc, user, list(recipients), ctx, plan)
     values = {name: resolver.resolve(kind, name) for name in FIELDS}
 
