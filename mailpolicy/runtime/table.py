@@ -33,6 +33,11 @@ class RuleTable:
     policy: str | None = None
     base_dir: Path | None = field(default=None)
 
+    @property
+    def parents(self) -> dict[str, str | None]:
+        """Kind name → parent kind name (None for `general`)."""
+        return {name: info.get("parent") for name, info in self.kinds.items()}
+
     def lineage(self, kind: str) -> Iterator[str]:
         """The kind, its parent, and so on up to `general`."""
         seen: set[str] = set()
