@@ -10,6 +10,13 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 
+def position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column (in code points) of a character index of TEXT."""
+    line = text.count("\n", 0, index) + 1
+    start = text.rfind("\n", 0, index) + 1
+    return line, index - start + 1
+
+
 @dataclass(frozen=True)
 class Span:
     """A 1-based source range; columns count Unicode code points, end is exclusive."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailpolicy.compiler.placeholders import split_placeholders
-from mailpolicy.diagnostics import Diagnostic, Span, did_you_mean
+from mailpolicy.diagnostics import Diagnostic, Span, did_you_mean, position
 
 # Diagnostic codes of this module; placeholder problems use the codes of `compiler.placeholders`
 # (MP104 unknown path, MP111 format, MP208 malformed), so a placeholder reads the same everywhere.
@@ -78,13 +78,6 @@ _KNOWN_TAGS = _ENDING_TAGS | {
 }
 
 
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column (in code points) of OFFSET in TEXT."""
-    line = text.count("\n", 0, offset) + 1
-    start = text.rfind("\n", 0, offset) + 1
-    return line, offset - start + 1
-
-
 def _style_ranges(source: str) -> list[tuple[int, int]]:
     return [(m.start(2), m.end(2)) for m in _STYLE_BLOCK_RE.finditer(source)]
 
@@ -105,7 +98,7 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
                 _check_raw_text(source, pos, m.start(), shown, diags)
             else:
                 continue
-        line, col = _line_col(source, m.start())
+        line, col = position(source, m.start())
         span = Span(shown, line, col, line, col + len(m.group(0).split("\n")[0]))
         if closing:
             if not stack:
@@ -113,7 +106,7 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
                 return diags
             open_name, open_at = stack.pop()
             if open_name != name:
-                oline, _ = _line_col(source, open_at)
+                oline, _ = position(source, open_at)
                 diags.append(
                     Diagnostic(
                         CODE_MJML,
@@ -142,7 +135,7 @@ def _check_structure(source: str, shown: str) -> list[Diagnostic]:
             pos = m.end()
     if raw_until is not None or stack:
         name, at = stack[-1]
-        line, col = _line_col(source, at)
+        line, col = position(source, at)
         span = Span(shown, line, col, line, col + len(name) + 1)  # under `<name`
         diags.append(Diagnostic(CODE_MJML, f"<{name}> is never closed", span))
     return diags
@@ -169,7 +162,7 @@ def _check_depth(source: str, shown: str) -> list[Diagnostic]:
             continue
         depth += 1
         if depth > MAX_TEMPLATE_DEPTH:
-            line, col = _line_col(source, m.start())
+            line, col = position(source, m.start())
             return [
                 Diagnostic(
                     CODE_MJML,
@@ -184,7 +177,7 @@ def _check_depth(source: str, shown: str) -> list[Diagnostic]:
 def _check_raw_text(source: str, start: int, end: int, shown: str, diags: list[Diagnostic]) -> None:
     """A bare `<` in an ending tag's HTML content breaks MRML: point at it."""
     for m in re.finditer(r"<(?![A-Za-z/!])", source[start:end]):
-        line, col = _line_col(source, start + m.start())
+        line, col = position(source, start + m.start())
         diags.append(
             Diagnostic(
                 CODE_MJML, "a bare '<' in text: write it as &lt;", Span(shown, line, col, line, col + 1)
@@ -299,7 +292,7 @@ def compile_template(
     for start, end in _style_ranges(source):
         masked = masked[:start] + re.sub(r"[^\n]", " ", masked[start:end]) + masked[end:]
     parts, placeholder_diags = split_placeholders(
-        masked, lambda offset: _line_col(masked, offset), shown, file=rel
+        masked, lambda offset: position(masked, offset), shown, file=rel
     )
     diags.extend(placeholder_diags)
     if any(d.severity == "error" for d in diags):

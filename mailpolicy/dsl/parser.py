@@ -33,7 +33,7 @@ finally:
     if _HIDE_REGEX:
         del sys.modules["regex"]
 
-from mailpolicy.diagnostics import Diagnostic, DiagnosticError, Span  # noqa: E402
+from mailpolicy.diagnostics import Diagnostic, DiagnosticError, Span, position  # noqa: E402
 from mailpolicy.dsl import ast  # noqa: E402
 
 # 4 MiB: a 20,000-line policy is well under 1 MiB; anything near this is not a hand-written policy.
@@ -95,13 +95,6 @@ def _lark() -> Lark:
 
 
 # --- decoding and limits -------------------------------------------------------------------------
-
-
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column (in code points) of a character index."""
-    line = text.count("\n", 0, index) + 1
-    start = text.rfind("\n", 0, index) + 1
-    return line, index - start + 1
 
 
 def decode_policy(data: bytes, path: str, *, size: int | None = None) -> str:
@@ -504,7 +497,7 @@ def _string_problem(text: str, index: int, path: str) -> Diagnostic:
             if nxt in ('"', "\\"):
                 j += 2
                 continue
-            line, col = _position(text, j)
+            line, col = position(text, j)
             shown = {"\n": "\\n", "\r": "\\r", "": ""}.get(nxt, nxt)
             return Diagnostic(
                 "MP003",
@@ -515,7 +508,7 @@ def _string_problem(text: str, index: int, path: str) -> Diagnostic:
         if text[j] == '"':
             break
         j += 1
-    line, col = _position(text, index)
+    line, col = position(text, index)
     return Diagnostic(
         "MP002",
         "unterminated string",
@@ -575,7 +568,7 @@ def _syntax_diagnostic(text: str, path: str, exc: UnexpectedInput) -> Diagnostic
     if prev is not None and prev.type == "LBRACE":
         helps.append("'{' ends its line: put each setting on a line of its own")
     if tok.type in ("_NL", "$END"):
-        line, col = _position(text, min(index, len(text)))
+        line, col = position(text, min(index, len(text)))
         if tok.type == "$END" or not str(tok):
             # Point just after the last token rather than at the empty end of the file.
             last = next((t for t in reversed(before) if t.type != "_NL"), None)
@@ -669,7 +662,7 @@ def parse_policy(text: str, path: str) -> ast.Policy:
         decode_policy(text.encode("utf-8"), path)  # raises MP007 with the byte size
     nul = text.find("\x00")
     if nul >= 0:
-        line, col = _position(text, nul)
+        line, col = position(text, nul)
         raise DiagnosticError(
             [
                 Diagnostic(
