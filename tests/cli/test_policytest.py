@@ -222,20 +222,21 @@ def test_errors_and_skips_can_be_expected(table_path: Path, tmp_path: Path) -> N
             "data: data.yaml\ncases:\n  - name: a\n    kind: invoice\n    relation: R001\n",
             "{path}:3: case 'a': 'expect' must be a mapping of header values (`{{}}`: the message builds)",
         ),
-        ("data: data.yaml\ncases:\n  - &a {name: x}\n  - *a\n", None),
-        ("data: [unclosed\n", None),
+        (
+            "data: data.yaml\ncases:\n  - &a {name: x}\n  - *a\n",
+            "{path}:3: YAML anchors (&name) are not allowed in data files",
+        ),
+        ("data: [unclosed\n", "{path}:2: not valid YAML: did not find expected ',' or ']'"),
     ],
 )
 def test_bad_cases_files_are_reported_without_traceback(
-    table_path: Path, tmp_path: Path, text: str, message: str | None
+    table_path: Path, tmp_path: Path, text: str, message: str
 ) -> None:
     cases = write(tmp_path, text)
     code, out, err = run("test", str(table_path), cases)
     assert code == 1
     assert out == ""
-    assert err.startswith(f"error: {cases}")
-    if message is not None:
-        assert err == "error: " + message.format(path=cases, folder=tmp_path) + "\n"
+    assert err == "error: " + message.format(path=cases, folder=tmp_path) + "\n"
 
 
 def test_missing_cases_file_is_a_usage_error(table_path: Path, tmp_path: Path) -> None:
