@@ -251,6 +251,20 @@ class MessageSelection:
         if self.kind is None and not self.documents:
             raise click.UsageError("--kind is required unless messages are selected with --document")
 
+    def check_names(self, table: RuleTable, data: Dataset) -> None:
+        """Exit 1 once for an unknown --kind or --sender, instead of once per selected message."""
+        from mailpolicy.diagnostics import did_you_mean
+        from mailpolicy.runtime.errors import MessageError
+
+        if self.kind is not None and self.kind not in table.kinds:
+            hint = did_you_mean(self.kind, table.kinds)
+            fail(f"unknown kind '{self.kind}'" + (f"; {hint[0]}" if hint else ""))
+        if self.sender is not None:
+            try:
+                data.user(self.sender)
+            except MessageError as exc:
+                fail(str(exc))
+
     def plan(self, table: RuleTable, data: Dataset) -> Iterator[Any]:
         """The selected messages, streamed: each an Envelope or the error of that one message."""
         from mailpolicy.runtime.batch import plan_messages
@@ -377,6 +391,7 @@ def render_command(
     selection.require_one()
     table = load_policy_or_table(policy_or_table)
     data = load_data_file(selection.data_path)
+    selection.check_names(table, data)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -519,6 +534,7 @@ def send_command(
     selection.require_one()
     table = load_policy_or_table(policy_or_table)
     data = load_data_file(selection.data_path)
+    selection.check_names(table, data)
     plan: Iterable[Any] = selection.plan(table, data)
     show_bar = not dry_run and sys.stderr.isatty()
     try:

@@ -130,6 +130,23 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kind", "invoce", "--all"], "error: unknown kind 'invoce'; did you mean 'invoice'?"),
+        (["--kind", "general", "--all", "--sender", "nobody"], f"error: unknown user 'nobody' in {DATA}"),
+    ],
+)
+def test_unknown_kind_or_sender_is_one_error_not_one_per_message(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """GIVEN a mistyped --kind or --sender WHEN rendering every relation THEN one error line,
+    exit 1, and nothing written (not the same failure once per relation)."""
+    result = render(POLICY, "--data", DATA, *args, "--out", str(tmp_path / "out"))
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", message + "\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_data_file_exits_1_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "data.yaml"
     bad.write_text("relations: [1, 2\n", encoding="utf-8")

@@ -268,6 +268,15 @@ def test_usage_errors(server: TestServer, tmp_path: Path) -> None:
     assert server.connections == 0
 
 
+def test_unknown_kind_is_one_error_before_any_connection(server: TestServer, tmp_path: Path) -> None:
+    """GIVEN a mistyped --kind WHEN sending to every relation THEN one error, exit 1, no connection."""
+    write_table(tmp_path, server)
+    result = send(tmp_path, server, "--kind", "invoce", "--all")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "error: unknown kind 'invoce'; did you mean 'invoice'?\n"
+    assert server.connections == 0
+
+
 def test_killed_send_resumed_with_the_same_journal(server: TestServer, tmp_path: Path) -> None:
     """GIVEN `mailpolicy send --all` killed with SIGKILL mid-batch WHEN the same command runs again
     THEN every recipient has exactly one copy, except at most the message in flight (unknown)."""
