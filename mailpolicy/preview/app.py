@@ -139,9 +139,11 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
     """The preview application over STATE; with WATCH_FILES it reloads as files change."""
 
     def page(body: str, status: int = 200) -> HTMLResponse:
+        """An HTML page under the pages' Content-Security-Policy."""
         return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": PAGE_CSP})
 
     def message_key(request: Request) -> MessageKey | None:
+        """The message a request names by `kind`, `relation` and `document`; None without both."""
         params = request.query_params
         kind, relation = params.get("kind"), params.get("relation")
         if not kind or not relation:
@@ -149,6 +151,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return MessageKey(kind, relation, params.get("document") or None)
 
     async def gallery(request: Request) -> Response:
+        """`/`: every message of the selection, filtered by `q`, `kind`, `status` and paged."""
         snap = state.snapshot
         params = request.query_params
         try:
@@ -165,6 +168,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return page(html)
 
     def lookup(request: Request) -> tuple[Snapshot, Any, Response | None]:
+        """The snapshot and the requested entry, or the response that says why there is none."""
         snap = state.snapshot
         if not snap.ok:
             return snap, None, page(pages.problems_page(snap))
@@ -176,6 +180,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return snap, entry, None
 
     async def message(request: Request) -> Response:
+        """`/message`: one message, its envelope, why each address is there, and its body."""
         snap, entry, response = lookup(request)
         if response is not None:
             return response
@@ -190,6 +195,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return page(pages.message_page(snap, entry, rendered, error, width))
 
     async def message_html(request: Request) -> Response:
+        """`/message.html`: the HTML part alone, under the stricter message CSP (shown in a frame)."""
         snap, entry, response = lookup(request)
         if response is not None:
             return response
@@ -199,6 +205,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return HTMLResponse(rendered.html, headers={"Content-Security-Policy": MESSAGE_CSP})
 
     async def message_eml(request: Request) -> Response:
+        """`/message.eml`: the composed message as a download."""
         snap, entry, response = lookup(request)
         if response is not None:
             return response
@@ -213,6 +220,7 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         )
 
     async def source(request: Request) -> Response:
+        """`/source`: the policy, a template or the data file, with `line` highlighted."""
         snap = state.snapshot
         name = request.query_params.get("file") or snap.policy_path.name
         path = snap.sources().get(name)
@@ -229,6 +237,8 @@ def create_app(state: PreviewState, *, watch_files: bool = True) -> Starlette:
         return page(pages.source_page(snap, name, text, line))
 
     async def events(request: Request) -> Response:
+        """`/events`: server-sent events carrying the snapshot version; pages reload when it changes."""
+
         async def stream() -> AsyncIterator[str]:
             if state.closing:
                 return
