@@ -301,6 +301,7 @@ def selection_options(command: Any) -> Any:
         recipients: tuple[str, ...],
         **kwargs: Any,
     ) -> Any:
+        """The command, called with the selection options packed into one MessageSelection."""
         selection = MessageSelection(
             data_path, kind, relation, documents, audience, all_relations, sender, recipients
         )
@@ -403,6 +404,7 @@ def render_command(
     out_text = str(out)
 
     def who(relation_id: str | None, document_id: str | None) -> str:
+        """`relation 'R001', document 'F1'`: how a failure line names its message."""
         parts = [
             f"relation '{relation_id}'" if relation_id else "",
             f"document '{document_id}'" if document_id else "",
@@ -596,6 +598,7 @@ def send_command(
         )
 
     def compose(envelope: Any) -> Any:
+        """Compose one message to send, after printing its data warnings."""
         for warning in envelope.warnings:
             click.echo(f"warning: {envelope.kind} {envelope.relation}: {warning}", err=True)
         return compose_message(table, data, envelope)
