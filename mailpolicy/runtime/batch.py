@@ -14,7 +14,7 @@ from mailpolicy.diagnostics import did_you_mean
 from mailpolicy.runtime.conditions import evaluate
 from mailpolicy.runtime.errors import MessageError
 from mailpolicy.runtime.fill import message_context
-from mailpolicy.runtime.resolve import Envelope, RulePlan, resolve_message
+from mailpolicy.runtime.resolve import Envelope, resolve_message
 
 Planned = Envelope | MessageError
 """One item of a plan: the message's envelope, or why it was not built (MessageSkipped: not a failure)."""
@@ -59,7 +59,6 @@ def plan_messages(
                 f"unknown audience '{audience}' (known: {known})" + (f"; {hint[0]}" if hint else "")
             )
         condition = table.audiences[audience]["when"]
-    rule_plan = RulePlan(table)  # which rules each kind considers: the same for every message
 
     def one(relation_id: str | None, document_id: str | None, message_kind: str) -> Planned:
         try:
@@ -71,7 +70,6 @@ def plan_messages(
                 document=document_id,
                 sender=sender,
                 recipients=recipients,
-                plan=rule_plan,
             )
         except MessageError as exc:
             return exc

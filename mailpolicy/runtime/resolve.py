@@ -8,7 +8,7 @@ applies decides, even when it yields nothing. Every step is recorded in a trace 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,46 +105,6 @@ def _name(expr: dict[str, Any]) -> str:
     return str(expr.get("name", expr["op"]))
 
 
-Step = tuple[str, dict[str, Any], Any, str | None]
-"""(kind, rule, its location, why it is passed over for another language or None)."""
-
-
-def _steps(table: RuleTable, kind: str, field_name: str, language: str) -> Iterator[Step]:
-    """The rules a field of KIND considers, in precedence order: the kind's, then its parents'."""
-    for current in table.lineage(kind):
-        for rule in table.candidates(current, field_name):
-            lang = rule.get("lang")
-            reason = f"language differs ({lang})" if lang is not None and lang != language else None
-            yield current, rule, _loc(rule), reason
-
-
-class RulePlan:
-    """Which rules each (kind, field, language) considers, in order: worked out once per run.
-
-    `decide` walks the kind's lineage and each kind's candidates for every field of every
-    message; the walk and the language test depend only on the table, so a bulk run
-    (`plan_messages`) shares one plan across its messages. The table must not change while a
-    plan is in use.
-    """
-
-    def __init__(self, table: RuleTable):
-        self.table = table
-        self._steps: dict[tuple[str, str, str], list[Step]] = {}
-
-    def steps(self, kind: str, field_name: str, language: str) -> list[Step]:
-        """The rules a field of KIND considers for a message in LANGUAGE, in precedence order."""
-        key = (kind, field_name, language)
-        found = self._steps.get(key)
-        if found is None:
-            found = self._steps[key] = list(_steps(self.table, kind, field_name, language))
-        return found
-
-
-def _copy_loc(loc: Any) -> Any:
-    """A rule location for one trace (its own dict: traces are handed out and may be edited)."""
-    return dict(loc) if isinstance(loc, dict) else loc
-
-
 class _Resolver:
     """One message's resolution: caches each (kind, field) so fields referring to others stay linear."""
 
@@ -158,10 +118,8 @@ class _Resolver:
         sender: User | None,
         recipients: Sequence[str],
         ctx: Context,
-        plan: RulePlan | None,
     ):
         self.table = table
-        self.plan = plan
         self.data = data
         self.kind = kind
         self.relation = relation
@@ -179,21 +137,20 @@ class _Resolver:
 
     def decide(
         self, kind: str, field_name: str, passed: list[dict[str, Any]]
-    ) -> tuple[str, dict[str, Any], Any] | None:
-        """The kind, rule and rule location that decide a field, recording the rules passed over."""
-        if self.plan is not None:
-            steps: Iterable[Step] = self.plan.steps(kind, field_name, self.language)
-        else:  # a message on its own: walk only as far as the deciding rule
-            steps = _steps(self.table, kind, field_name, self.language)
-        for current, rule, loc, other_language in steps:
-            if other_language is not None:
-                passed.append({"kind": current, "rule": _copy_loc(loc), "reason": other_language})
-                continue
-            cond = rule.get("when")
-            if cond is not None and not evaluate(cond, self.ctx.lookup):
-                passed.append({"kind": current, "rule": _copy_loc(loc), "reason": "condition false"})
-                continue
-            return current, rule, loc
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The kind and rule that decide a field, recording the rules passed over on the way."""
+        for current in self.table.lineage(kind):
+            for rule in self.table.candidates(current, field_name):
+                lang = rule.get("lang")
+                if lang is not None and lang != self.language:
+                    reason = f"language differs ({lang})"
+                    passed.append({"kind": current, "rule": _loc(rule), "reason": reason})
+                    continue
+                cond = rule.get("when")
+                if cond is not None and not evaluate(cond, self.ctx.lookup):
+                    passed.append({"kind": current, "rule": _loc(rule), "reason": "condition false"})
+                    continue
+                return current, rule
         return None
 
     # --- fields -----------------------------------------------------------------------------
@@ -215,12 +172,10 @@ class _Resolver:
             passed: list[dict[str, Any]] = []
             decided = self.decide(kind, field_name, passed)
             if decided is None:
-                decider, rule = self._nothing_decides(kind, field_name)
-                loc = _loc(rule)
-            else:
-                decider, rule, loc = decided
+                decided = self._nothing_decides(kind, field_name)
+            decider, rule = decided
             tried: list[dict[str, Any]] = []
-            trace: dict[str, Any] = {"kind": decider, "rule": _copy_loc(loc), "tried": tried}
+            trace: dict[str, Any] = {"kind": decider, "rule": _loc(rule), "tried": tried}
             if passed:
                 trace["passed"] = passed
             value = self._value(kind, decider, field_name, rule, tried)
@@ -476,12 +431,10 @@ def resolve_message(
     sender: str | None = None,
     document: str | None = None,
     recipients: Iterable[str] = (),
-    plan: RulePlan | None = None,
 ) -> Envelope:
     """The envelope of one message (SPEC 2.4), with its trace.
 
     `relation` may be left out when `document` is given (the document's relation is used).
-    PLAN, a `RulePlan(table)`, may be shared by the messages of one run (`plan_messages` does).
     Raises MessageError for an unknown kind or id and for a message without `to`, and
     MessageSkipped for a mailing to a relation that did not accept promotional mail.
     """
@@ -511,9 +464,7 @@ def resolve_message(
             document=doc.id if doc else None,
         )
     ctx = message_context(table, data, rel, doc, user, kind=kind)
-    if plan is not None and plan.table is not table:
-        plan = None
-    resolver = _Resolver(table, data, kind, rel, doc, user, list(recipients), ctx, plan)
+    resolver = _Resolver(table, data, kind, rel, doc, user, list(recipients), ctx)
     values = {name: resolver.resolve(kind, name) for name in FIELDS}
 
     to = values["to"]
