@@ -891,7 +891,7 @@ def diff_command(old: str, new: str, data_path: str, fmt: str, sender: str | Non
     new_table = load_policy_or_table(new)
     data = load_data_file(data_path)
     if sender is not None and sender not in data.users:
-        fail(f"unknown user '{sender}' in {data_path}", 2)
+        fail(f"unknown user '{sender}' in {data_path}")  # an unknown id is a data error (1), as in resolve
     report = diff_tables(old_table, new_table, data, sender=sender)
     click.echo(report.as_json() if fmt == "json" else report.as_table(), nl=False)
     # A relation or document the data file gets wrong is left out of the comparison; saying

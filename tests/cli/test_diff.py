@@ -106,7 +106,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
     code, _, err = run("diff", old, str(tmp_path / "missing.mail"), "--data", data)
     assert (code, err) == (2, f"error: no such file: {tmp_path / 'missing.mail'}\n")
     code, _, err = run("diff", old, new, "--data", data, "--sender", "nobody")
-    assert (code, err) == (2, f"error: unknown user 'nobody' in {data}\n")
+    assert (code, err) == (1, f"error: unknown user 'nobody' in {data}\n")
     code, _, err = run("diff", old, new, "--data", data, "--format", "xml")
     assert code == 2
     assert "Error: Invalid value for '--format': 'xml' is not one of 'table', 'json'." in err
