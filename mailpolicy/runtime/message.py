@@ -230,8 +230,8 @@ class _Body:
         """The text of each distinct slot for one message."""
         return [_value(ctx, slot) for slot in self.slots]
 
-    def text(self, values: list[str], html: bool) -> str:
-        """The decoded body: literals and values (HTML-escaped when HTML), LF line ends."""
+    def text(self, values: list[str]) -> str:
+        """The decoded body, LF line ends: literals and values (already HTML-escaped for HTML parts)."""
         out = [part if isinstance(part, str) else values[part] for part in self.order]
         return _normal_body("".join(out))
 
@@ -374,8 +374,8 @@ def message_content(table: Any, data: Any, envelope: Envelope) -> Content:
     MessageError when a value is missing. A kind without a template gets an empty text body.
     """
     filled = _fill(table, data, envelope)
-    html = None if filled.html is None else filled.html.text(filled.html_values, True)
-    return Content(filled.text.text(filled.text_values, False), html, filled.attachment)
+    html = None if filled.html is None else filled.html.text(filled.html_values)
+    return Content(filled.text.text(filled.text_values), html, filled.attachment)
 
 
 def _read_attachment(envelope: Envelope) -> Attachment:
