@@ -15,8 +15,6 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import yaml
-
 from mailpolicy.runtime.errors import DataError
 
 MAX_DEPTH = 32
@@ -29,7 +27,21 @@ MAX_BYTES = 64 * 1024 * 1024
 # libyaml's event parser is twenty times faster than PyYAML's and iterative: it is only ever
 # asked for events, never to compose nodes (its composer recurses in C and crashes near 30,000
 # levels), and parse_yaml stops at the first event deeper than MAX_DEPTH.
-_EVENT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# None means that default; tests set PyYAML's pure-Python SafeLoader here to compare the two.
+_EVENT_LOADER: Any = None
+
+
+def event_loader() -> Any:
+    """The loader class whose parser `parse_yaml` reads events from (libyaml's when installed).
+
+    PyYAML is imported here, on the first YAML file, not with the module: JSON data files never
+    pay for it (~20 ms of start-up).
+    """
+    if _EVENT_LOADER is not None:
+        return _EVENT_LOADER
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PlainScalar(str):
@@ -53,12 +65,14 @@ def parse_yaml(text: str, name: str) -> Any:
     The tree is built straight from the parser's events, in one pass and without recursion, so the
     checks (aliases, anchors, tags, depth, duplicate keys) run before any value is expanded.
     """
+    import yaml  # lazily: only YAML files need PyYAML (see event_loader)
+
     root: Any = None
     # Open collections, innermost last: [container, key awaiting its value (mappings only)].
     stack: list[list[Any]] = []
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=_EVENT_LOADER):
+        for event in yaml.parse(text, Loader=event_loader()):
             line = _line(event.start_mark)
             if isinstance(event, yaml.AliasEvent):
                 raise DataError(name, "YAML aliases (*name) are not allowed in data files", line=line)

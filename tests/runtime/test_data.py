@@ -359,7 +359,7 @@ def test_both_event_parsers_give_the_same_data_and_refusals(
     if loader == "pure":
         monkeypatch.setattr(safe_yaml, "_EVENT_LOADER", yaml.SafeLoader)
     else:
-        assert safe_yaml._EVENT_LOADER is yaml.CSafeLoader
+        assert safe_yaml.event_loader() is yaml.CSafeLoader
     data = load_text(tmp_path, DATA)
     assert data.relations["R001"].dunning_emails == ["relances@garage-martin.be", "patron@garage-martin.be"]
     assert data.documents["F2026-0042"].number == "2026-0042"

@@ -100,3 +100,67 @@ def test_firm_addresses_are_normalised() -> None:
     """A firm address's domain is lower-cased like every other address."""
     table = load_table(make_table(firm={"company": "Compta@Dupont-Associes.BE"}))
     assert table.firm["company"] == "Compta@dupont-associes.be"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_a_table_compiled_in_process_loads_the_same_trusted_or_not() -> None:
+    """GIVEN the compiler's dict WHEN loaded trusted (no jsonschema) THEN the same table as validated."""
+    from mailpolicy.compiler import compile_file, validate_table
+
+    for policy in [EXAMPLES / "firm-settings.mail", *sorted((EXAMPLES / "seeds").glob("*.mail"))]:
+        result = compile_file(policy)
+        assert result.table is not None, policy
+        # What makes skipping the schema safe: the compiler's tables are schema-valid.
+        assert validate_table(result.table) == [], policy
+        trusted = load_table(result.table, trusted_compiled=True)
+        checked = load_table(result.table)
+        assert trusted == checked
+
+
+def test_trusted_compiled_skips_only_the_schema() -> None:
+    """A schema violation passes a trusted load; format, version, nesting, structure, addresses do not."""
+    raw = make_table([Rule("invoice.bcc", free("office@firm.be"))])
+    raw["firm"]["unexpected"] = "only the schema refuses this"
+    load_table(raw, trusted_compiled=True)
+    with pytest.raises(TableError, match="not a valid rule table at firm"):
+        load_table(raw)
+
+    def refused(change: str) -> str:
+        broken = make_table([Rule("invoice.bcc", free("office@firm.be"))])
+        if change == "format":
+            broken["format"] = "other"
+        elif change == "version":
+            broken["format_version"] = 2
+        elif change == "nesting":
+            deep: object = []
+            for _ in range(200):
+                deep = [deep]
+            broken["audiences"] = {"deep": deep}
+        elif change == "structure":
+            del broken["kinds"]
+        elif change == "general":
+            broken["kinds"]["loop"] = {"parent": "loop", "declared": None}
+        else:
+            broken["rules"]["invoice"]["bcc"][0]["expr"]["address"] = "office,evil@firm.be"
+        with pytest.raises(TableError) as info:
+            load_table(broken, trusted_compiled=True)
+        return str(info.value)
+
+    assert refused("format") == (
+        'rule table: not a mailpolicy rule table (expected "format": "mailpolicy-ruletable")'
+    )
+    assert refused("version").startswith("rule table: rule table format version 2 is not supported")
+    assert refused("nesting") == "rule table: not a valid rule table: nested deeper than 160 levels"
+    assert refused("structure") == "rule table: not a valid rule table: missing or malformed 'kinds'"
+    assert refused("general") == "rule table: not a valid rule table: kind 'loop' does not lead to 'general'"
+    assert refused("address").startswith("rule table: not a valid rule table: rules.invoice.bcc: ")
+
+
+def test_a_table_file_is_never_trusted(tmp_path: Path) -> None:
+    """Only a dict from the compiler may skip the schema: a path with trusted_compiled is refused."""
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps(make_table()), encoding="utf-8")
+    with pytest.raises(TypeError, match="trusted_compiled applies only to a table the compiler returned"):
+        load_table(path, trusted_compiled=True)
