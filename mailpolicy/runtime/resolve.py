@@ -488,11 +488,21 @@ def resolve_message(
                 )
     trace = {name: resolver.traces[(kind, name)] for name in FIELDS}
     if not to:
+        entries = trace["to"]["tried"]
         tried = ", ".join(
             f"{entry['source']} ({entry.get('reason', 'used')})"
-            for entry in trace["to"]["tried"]
+            for entry in entries
             if "address" not in entry
         )
+        # The data's invalid strings are often why nothing was left: name them in the error
+        # itself, since the warnings of a message that fails are never printed.
+        invalid = "; ".join(
+            f"'{entry['address']}' skipped: {entry['reason']}"
+            for entry in entries
+            if "address" in entry and entry.get("reason", "").startswith("invalid address")
+        )
+        if invalid:
+            tried += f"; {invalid}"
         rule = trace["to"]["rule"]
         where = "built-in default" if rule == "builtin" else f"rule at line {rule['line']}:{rule['column']}"
         raise MessageError(

@@ -463,7 +463,8 @@ def test_no_to_address_names_kind_relation_and_sources(tmp_path: Path) -> None:
     assert str(info.value) == (
         "no 'to' address for kind 'reminder', relation 'R9' (reminder built-in default); tried: "
         "recipient (no recipient given at send time), document.dunning_emails (no document given), "
-        "dunning (relation 'R9' has no valid dunning_emails), contact (relation 'R9' has no valid emails)"
+        "dunning (relation 'R9' has no valid dunning_emails), contact (relation 'R9' has no valid emails); "
+        "'not-an-address' skipped: invalid address: An email address must have an @-sign."
     )
     assert (info.value.kind, info.value.relation) == ("reminder", "R9")
 
