@@ -16,6 +16,7 @@ Stdlib only: the parser, the compiler and the runtime may all use it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -58,8 +59,12 @@ def code_stamp(*paths: str | None) -> str:
     return ",".join(out)
 
 
+@functools.cache
 def module_stamp(*names: str) -> str:
-    """`code_stamp` of installed top-level modules, found without importing them."""
+    """`code_stamp` of installed top-level modules, found without importing them.
+
+    Once per process: the modules a process would run are the ones installed when it asked first.
+    """
     from importlib.util import find_spec
 
     origins: list[str | None] = []

@@ -48,13 +48,21 @@ def normalise_address(address: str) -> str:
         raise ValueError("write the bare address, without spaces or a display name")
     # Importing email-validator is a tenth of a cold `check`: the verdicts (errors too) are kept
     # in the user cache, keyed by the address and the code that decides (mailpolicy.cache).
-    from mailpolicy.cache import code_stamp, memo, module_stamp
+    from mailpolicy.cache import memo
 
-    key = f"{module_stamp('email_validator')};{code_stamp(__file__)}\0{address}"
+    key = f"{_address_code_stamp()}\0{address}"
     verdict, _, text = memo("address", key, lambda: _validate_address(address)).partition(":")
     if verdict != "ok":
         raise ValueError(text)
     return text
+
+
+@functools.lru_cache(maxsize=1)
+def _address_code_stamp() -> str:
+    """The code that decides an address verdict (email-validator's and this module's), once a run."""
+    from mailpolicy.cache import code_stamp, module_stamp
+
+    return f"{module_stamp('email_validator')};{code_stamp(__file__)}"
 
 
 def _validate_address(address: str) -> str:

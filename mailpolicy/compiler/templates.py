@@ -11,6 +11,7 @@ into PARTS: literal strings and `{"path", "format", "loc": {"line", "column", "f
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -238,10 +239,17 @@ def render_mjml(source: str) -> str:
     """
     # A cold `check` would import mjml-python and css-inline and render every template: renders
     # are kept in the user cache, keyed by the source and the code that renders (mailpolicy.cache).
-    from mailpolicy.cache import code_stamp, memo, module_stamp
+    from mailpolicy.cache import memo
 
-    key = f"{module_stamp('mjml', 'css_inline')};{code_stamp(__file__)}\0{source}"
-    return memo("mjml", key, lambda: _render_mjml(source))
+    return memo("mjml", f"{_render_code_stamp()}\0{source}", lambda: _render_mjml(source))
+
+
+@functools.lru_cache(maxsize=1)
+def _render_code_stamp() -> str:
+    """The code that renders (mjml-python's, css-inline's and this module's), once a run."""
+    from mailpolicy.cache import code_stamp, module_stamp
+
+    return f"{module_stamp('mjml', 'css_inline')};{code_stamp(__file__)}"
 
 
 def _render_mjml(source: str) -> str:
