@@ -143,6 +143,8 @@ class ProcessRun:
     returncode: int
     stdout: str
     stderr: str
+    user_seconds: float = 0.0
+    system_seconds: float = 0.0
 
 
 _TIME = shutil.which("time") if Path("/usr/bin/time").exists() else None
@@ -161,7 +163,8 @@ def run_process(
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    user = after.ru_utime - before.ru_utime
+    system = after.ru_stime - before.ru_stime
     stderr = done.stderr
     if _TIME:
         found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
@@ -170,4 +173,6 @@ def run_process(
         stderr = stderr[:cut] if cut >= 0 else stderr
     else:
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return ProcessRun(seconds, cpu, peak_kb / 1024, done.returncode, done.stdout, stderr)
+    return ProcessRun(
+        seconds, user + system, peak_kb / 1024, done.returncode, done.stdout, stderr, user, system
+    )

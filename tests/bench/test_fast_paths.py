@@ -161,3 +161,53 @@ def test_quick_schema_check_passes_the_valid_files() -> None:
     broken = generate(3)
     broken["relations"][1]["language"] = "xx"  # type: ignore[index]
     assert not certainly_valid(SCHEMA, broken)
+
+
+# Small schemas with each keyword the compiled check handles, and some it must give up on.
+KEYWORD_SCHEMAS = [
+    {"type": "integer"},
+    {"type": ["number", "null"]},
+    {"enum": [1, "a", None, True]},
+    {"enum": [1.0, [1], {"a": 1}]},
+    {"type": "object", "required": ["a"], "properties": {"a": {"minLength": 2}}},
+    {"properties": {"a": {"type": "string"}}, "additionalProperties": False},
+    {"additionalProperties": {"type": "boolean"}},
+    {"propertyNames": {"pattern": "^[a-z]+$"}},
+    {"items": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+    {"$defs": {"x": {"type": "array", "items": {"$ref": "#/$defs/x"}}}, "$ref": "#/$defs/x"},
+    {"patternProperties": {"^a": {"type": "string"}}},
+    {"maximum": 3},
+    {"items": [{"type": "string"}]},
+    {"$ref": "#/$defs/missing"},
+]
+
+
+@settings(max_examples=2000)
+@given(
+    st.sampled_from(range(len(KEYWORD_SCHEMAS))),
+    st.recursive(
+        ANY_VALUE,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "b", "A1"]), inner, max_size=3)
+        ),
+        max_leaves=6,
+    ),
+)
+def test_compiled_quick_check_never_passes_what_jsonschema_refuses(index: int, instance: object) -> None:
+    """Each keyword compiled on its own is as strict as jsonschema's, or gives up (False)."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **KEYWORD_SCHEMAS[index]}
+    if certainly_valid(schema, instance):
+        assert jsonschema.Draft202012Validator(schema).is_valid(instance), (schema, instance)
+
+
+def test_compiled_quick_check_answers_for_the_simple_cases() -> None:
+    """It does say True where it can (else it would be no shortcut) and gives up where it must."""
+    assert certainly_valid({"type": "integer"}, 3)
+    assert not certainly_valid({"type": "integer"}, True)
+    assert certainly_valid({"enum": [1, "a", None]}, None)
+    assert not certainly_valid({"enum": [1, "a", None]}, 1.0)
+    assert not certainly_valid({"enum": [True]}, 1)
+    assert certainly_valid(KEYWORD_SCHEMAS[9], [[], [[]]])
+    assert not certainly_valid(KEYWORD_SCHEMAS[9], [[], [1]])
+    assert not certainly_valid({"patternProperties": {"^a": {}}}, {})  # not handled: not sure
+    assert not certainly_valid({"maximum": 3}, 1)
