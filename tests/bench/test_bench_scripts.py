@@ -64,7 +64,7 @@ def test_compose() -> None:
 def test_render_all() -> None:
     """Both pipelines render every generated relation; time, memory and the streaming check."""
     out = run("render_all.py")
-    assert_report(out, stats=10, ratios=2)
+    assert_report(out, stats=14, ratios=3)
     assert re.search(r"target >= 8x: (met|MISSED)", value(out, "naive / mailpolicy (30), wall"))
     assert re.search(r"target >= 8x: (met|MISSED)", value(out, "naive / mailpolicy (30), CPU"))
     assert re.match(r"-?[\d.]+ MB$", value(out, "  held by rendering them all (streaming)"))
