@@ -135,11 +135,13 @@ def parse_json(text: str, name: str) -> Any:
     """The data of a JSON file (numbers with a fraction as Decimal); duplicate keys refused."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise DataError(name, f"duplicate key '{key}'")
-            out[key] = value
+        out = dict(pairs)  # in C; only a mapping that lost a key is looked at again
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise DataError(name, f"duplicate key '{key}'")
+                seen.add(key)
         return out
 
     try:
@@ -154,17 +156,19 @@ def parse_json(text: str, name: str) -> Any:
 
 
 def _depth(value: Any) -> int:
+    """How many containers deep VALUE is, level by level (comprehensions, not a Python loop per value)."""
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-            deepest = max(deepest, depth + 1)
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-            deepest = max(deepest, depth + 1)
-    return deepest
+    level = [value]
+    while True:
+        containers = [item for item in level if isinstance(item, (dict, list))]
+        if not containers:
+            return deepest
+        deepest += 1
+        if deepest > MAX_DEPTH:
+            return deepest
+        level = [
+            child for item in containers for child in (item.values() if isinstance(item, dict) else item)
+        ]
 
 
 def _types(schema: dict[str, Any], root: dict[str, Any]) -> set[str] | None:
