@@ -268,7 +268,10 @@ class MessageSelection:
                 fail(str(exc))
 
     def plan(self, table: RuleTable, data: Dataset) -> Iterator[Any]:
-        """The selected messages, streamed: each an Envelope or the error of that one message."""
+        """The selected messages, streamed: each an Envelope or the error of that one message.
+
+        render and send never show a trace, so none is built (a third of resolving a message).
+        """
         from mailpolicy.runtime.batch import plan_messages
 
         return plan_messages(
@@ -281,6 +284,7 @@ class MessageSelection:
             all_relations=self.all_relations,
             sender=self.sender,
             recipients=self.recipients,
+            trace=False,
         )
 
 

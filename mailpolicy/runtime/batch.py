@@ -35,13 +35,15 @@ def plan_messages(
     all_relations: bool = False,
     sender: str | None = None,
     recipients: Iterable[str] = (),
+    trace: bool = True,
 ) -> Iterator[Planned]:
     """The envelopes of the selected messages, lazily, in data-file order.
 
     Exactly one of RELATION, DOCUMENTS (one message per document, to its relation; KIND defaults
     to each document's kind), AUDIENCE (the relations for which the policy's audience condition
     holds) or ALL_RELATIONS selects the messages. SelectionError when the selection itself is
-    wrong; every per-message problem is yielded, not raised.
+    wrong; every per-message problem is yielded, not raised. `trace=False` leaves the envelopes'
+    traces empty, for callers that never show them (see `resolve_message`).
     """
     documents = list(documents)
     recipients = list(recipients)
@@ -70,6 +72,7 @@ def plan_messages(
                 document=document_id,
                 sender=sender,
                 recipients=recipients,
+                trace=trace,
             )
         except MessageError as exc:
             return exc

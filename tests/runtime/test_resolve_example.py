@@ -214,3 +214,29 @@ def test_invalid_address_in_the_data_is_skipped_with_a_warning(table: RuleTable,
     assert any("'not-an-address' is not a valid address" in warning for warning in env.warnings)
     skipped = [entry for entry in env.trace["to"]["tried"] if entry.get("address") == "not-an-address"]
     assert skipped and skipped[0]["reason"].startswith("invalid address:")
+
+
+def test_every_message_of_the_example_is_the_same_without_the_trace(table: RuleTable, data: Dataset) -> None:
+    """render and send resolve with trace=False: every kind, relation and document of the example
+    (language variants, conditions, general chains, errors) gives what the traced resolve gives."""
+    from mailpolicy.runtime.errors import MessageError
+
+    def outcome(**kwargs: Any) -> object:
+        try:
+            env = resolve_message(table, data, **kwargs)
+        except MessageError as exc:
+            return (type(exc).__name__, str(exc))
+        return {k: v for k, v in vars(env).items() if k not in ("trace", "_context")}
+
+    compared = 0
+    for kind in table.kinds:
+        for sender in (None, "jan"):
+            for relation in data.relation_order:
+                kwargs: dict[str, Any] = dict(kind=kind, relation=relation, sender=sender)
+                assert outcome(trace=False, **kwargs) == outcome(**kwargs), kwargs
+                compared += 1
+            for document in data.document_order:
+                kwargs = dict(kind=kind, document=document, sender=sender)
+                assert outcome(trace=False, **kwargs) == outcome(**kwargs), kwargs
+                compared += 1
+    assert compared > 100

@@ -209,3 +209,53 @@ def test_envelope_guarantees(
     for address in [env.from_address, *env.reply_to, *env.to, *env.cc, *env.bcc]:
         assert check_address(address) == address
         assert address.casefold() in origins
+
+
+def _outcome(table: Any, dataset: Any, **kwargs: Any) -> tuple[str, Any]:
+    """What resolving gives: the envelope's fields and warnings, or the error's type and text."""
+    try:
+        env = resolve_message(table, dataset, **kwargs)
+    except MessageError as exc:  # MessageSkipped included
+        return type(exc).__name__, str(exc)
+    fields = {k: v for k, v in vars(env).items() if k not in ("trace", "_context")}
+    return "envelope", fields
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=datasets(),
+    rules=policies(),
+    kind=st.sampled_from(KINDS),
+    sender=st.sampled_from([None, "u0", "u1"]),
+    with_document=st.booleans(),
+    recipients=st.lists(any_address, max_size=2),
+)
+def test_resolving_without_the_trace_changes_nothing_else(
+    data: dict[str, Any],
+    rules: list[Rule],
+    kind: str,
+    sender: str | None,
+    with_document: bool,
+    recipients: list[str],
+) -> None:
+    """`trace=False` (render and send) gives the same envelope, warnings and errors, only no trace."""
+    if sender is not None and sender not in {u["id"] for u in data["users"]}:
+        sender = None
+    table = load_table(make_table(rules))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        dataset = load_data(path)
+    kwargs = dict(
+        kind=kind,
+        relation="R",
+        sender=sender,
+        document="D" if with_document else None,
+        recipients=recipients,
+    )
+    with_trace = _outcome(table, dataset, **kwargs)
+    without = _outcome(table, dataset, trace=False, **kwargs)
+    event(with_trace[0])
+    assert without == with_trace
+    if with_trace[0] == "envelope":
+        assert resolve_message(table, dataset, trace=False, **kwargs).trace == {}
