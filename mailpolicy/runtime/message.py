@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import binascii
 import email.policy
+import errno
 import html as html_module
 import mimetypes
+import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -381,12 +384,42 @@ def message_content(table: Any, data: Any, envelope: Envelope) -> Content:
 def _read_attachment(envelope: Envelope) -> Attachment:
     path = Path(str(envelope.attach))
     try:
-        content = path.read_bytes()
+        content = _read_regular_file(str(path))
     except OSError as exc:
         raise _error(envelope, f"cannot attach {path}: {exc.strerror or exc}") from None
     mime, _ = mimetypes.guess_type(path.name)
     maintype, _, subtype = (mime or "application/octet-stream").partition("/")
     return Attachment(path.name, maintype, subtype, content)
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of the regular file at PATH, an absolute path with no symbolic link in it.
+
+    The data loader resolved PATH inside the data file's folder; between then and now a file
+    (or a folder on the way) may have been swapped for a symbolic link leading out, or for a FIFO
+    that would block. So: no link followed at the last step (O_NOFOLLOW), no waiting on a FIFO
+    (O_NONBLOCK), a regular file only, and the file actually opened must still be PATH itself,
+    as the kernel names it (`/proc/self/fd`; where that is missing, `os.path.realpath` before
+    the open).
+    """
+    if not os.path.isabs(path):
+        raise OSError(errno.EINVAL, "not an absolute path")
+    proc = os.path.isdir("/proc/self/fd")
+    if not proc and os.path.realpath(path) != path:
+        raise OSError(errno.ELOOP, "the path now goes through a symbolic link")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "the file is now a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if proc and os.readlink(f"/proc/self/fd/{fd}") != path:
+            raise OSError(errno.ELOOP, "the path now goes through a symbolic link")
+        return f.read()
 
 
 def _headers_values(

@@ -158,3 +158,68 @@ def test_attachment_paths_leaving_the_data_folder_are_refused(data_tree: Path, f
     assert resolve_message(table, data, kind="invoice", document="D2").attach == str(
         data_tree / "invoices" / "ok.pdf"
     )
+
+
+def _loaded_with_attachment(data_tree: Path) -> tuple[object, object]:
+    """The table and the data of one invoice attaching invoices/ok.pdf, checked and accepted."""
+    text = "relations:\n  - {id: R1, name: X, emails: [a@client.be]}\ndocuments:\n"
+    text += DOCUMENT.format(id="D1", file="invoices/ok.pdf")
+    Path("data.yaml").write_text(text, encoding="utf-8")
+    data = load_data("data.yaml")
+    assert data.errors == []
+    return load_table(make_table()), data
+
+
+def _attach_error(table: object, data: object) -> str:
+    from mailpolicy.runtime.message import compose_message
+
+    envelope = resolve_message(table, data, kind="invoice", document="D1")  # type: ignore[arg-type]
+    with pytest.raises(MessageError) as info:
+        compose_message(table, data, envelope)
+    return str(info.value)
+
+
+def test_an_attachment_still_in_place_is_attached(data_tree: Path) -> None:
+    """GIVEN the file checked at load time, unchanged WHEN composed THEN its bytes are attached."""
+    from mailpolicy.runtime.message import compose_message
+
+    table, data = _loaded_with_attachment(data_tree)
+    envelope = resolve_message(table, data, kind="invoice", document="D1")  # type: ignore[arg-type]
+    message = compose_message(table, data, envelope)  # type: ignore[arg-type]
+    assert b'filename="ok.pdf"' in message.data and b"JVBERi0xLjQK" in message.data
+
+
+def test_an_attachment_swapped_for_a_symlink_after_loading_is_refused(data_tree: Path) -> None:
+    """GIVEN invoices/ok.pdf replaced by a link to a secret after the data was loaded
+    WHEN the message is composed THEN it fails alone and the secret is not read."""
+    table, data = _loaded_with_attachment(data_tree)
+    pdf = data_tree / "invoices" / "ok.pdf"
+    pdf.unlink()
+    pdf.symlink_to(data_tree.parent / "secret" / "key.pem")
+    message = _attach_error(table, data)
+    assert message.endswith(f"cannot attach {pdf}: the file is now a symbolic link"), message
+
+
+def test_an_attachment_folder_swapped_for_a_symlink_after_loading_is_refused(data_tree: Path) -> None:
+    """GIVEN the invoices folder replaced by a link to a folder outside, holding an ok.pdf too
+    WHEN the message is composed THEN it fails: the file opened is not the one checked."""
+    table, data = _loaded_with_attachment(data_tree)
+    (data_tree.parent / "secret" / "ok.pdf").write_bytes(b"secret")
+    (data_tree / "invoices").rename(data_tree / "old")
+    (data_tree / "invoices").symlink_to(data_tree.parent / "secret", target_is_directory=True)
+    message = _attach_error(table, data)
+    pdf = data_tree / "invoices" / "ok.pdf"
+    assert message.endswith(f"cannot attach {pdf}: the path now goes through a symbolic link"), message
+
+
+def test_an_attachment_swapped_for_a_fifo_fails_without_blocking(data_tree: Path) -> None:
+    """GIVEN the attachment replaced by a FIFO nobody writes to WHEN composed
+    THEN the message fails at once (a regular file only) instead of waiting forever."""
+    import os
+
+    table, data = _loaded_with_attachment(data_tree)
+    pdf = data_tree / "invoices" / "ok.pdf"
+    pdf.unlink()
+    os.mkfifo(pdf)
+    message = _attach_error(table, data)
+    assert message.endswith(f"cannot attach {pdf}: not a regular file"), message
