@@ -141,7 +141,7 @@ class Snapshot:
         """The text the rules' lines point into: the policy, or for a compiled table the policy it
         was compiled from when that file sits next to it."""
         name = (self.table or {}).get("policy")
-        if self.policy_path.suffix.lower() == ".json" and isinstance(name, str):
+        if self.policy_path.suffix != ".mail" and isinstance(name, str):
             candidate = self.policy_path.parent / Path(name).name
             if candidate.is_file():
                 return candidate
@@ -209,8 +209,9 @@ def load_snapshot(policy_path: Path, data_path: Path, selection: Selection, vers
 
     snap = Snapshot(version=version, policy_path=policy_path, data_path=data_path, selection=selection)
     try:
-        if policy_path.suffix.lower() == ".json":
-            # An already compiled rule table: nothing to compile, only to load.
+        if policy_path.suffix != ".mail":
+            # An already compiled rule table (any file not named *.mail, as the CLI decides):
+            # nothing to compile, only to load.
             snap.rule_table = load_table(policy_path)
             snap.table = snap.rule_table.raw
         else:

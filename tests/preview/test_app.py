@@ -267,13 +267,16 @@ def test_selection_options_narrow_the_gallery(workspace: Path) -> None:
     assert "unknown audience 'garagse' (known: all_promotional, garages); did you mean 'garages'?" in unknown
 
 
-def test_a_compiled_table_previews_with_links_into_its_policy(workspace: Path) -> None:
-    """GIVEN a rule table compiled next to its policy THEN the same pages, rule links into the .mail."""
+@pytest.mark.parametrize("suffix", [".json", ".rules"])
+def test_a_compiled_table_previews_with_links_into_its_policy(workspace: Path, suffix: str) -> None:
+    """GIVEN a rule table compiled next to its policy THEN the same pages, rule links into the .mail.
+
+    Any file not named *.mail is a compiled table, as for the other commands."""
     from mailpolicy.compiler import compile_file
 
     policy = workspace / "firm-settings.mail"
     result = compile_file(policy)
-    table = workspace / "firm-settings.json"
+    table = workspace / f"firm-settings{suffix}"
     table.write_text(
         json.dumps(result.table, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
