@@ -51,7 +51,8 @@ def assert_report(output: str, *, stats: int, ratios: int) -> None:
 
 
 def test_compose() -> None:
-    """Four paths (the fast one with and without the trace) timed per message in CPU and wall time, two ratios each, the 100 µs target judged."""
+    """Four paths (the fast one with and without the trace) timed per message in CPU and wall
+    time, two ratios each, the 100 µs target judged."""
     out = run("compose.py")
     assert_report(out, stats=8, ratios=4)
     assert re.match(r"20 distinct invoices, HTML template 13\.\d KB, \d+-\d+ bytes", value(out, "messages"))
