@@ -44,6 +44,18 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _HASHABLE_ENUM = frozenset({str, type(None), bool, int})
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Same type and equal, all the way down: stricter than JSON Schema's equality (1 == 1.0),
+    never looser. Python's own `==` is looser inside containers: {"a": True} == {"a": 1}."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def _never(instance: Any) -> bool:
     return False
 
@@ -128,8 +140,7 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
                     type(instance) in _HASHABLE_ENUM and (type(instance), instance) in members
                 )
             items = list(value)
-            # Same type and equal: stricter than JSON Schema's equality (1 == 1.0), never looser.
-            return lambda instance: any(type(instance) is type(item) and instance == item for item in items)
+            return lambda instance: any(_same(instance, item) for item in items)
         if key == "required":
             names = list(value)
             return lambda instance: not isinstance(instance, dict) or all(n in instance for n in names)
