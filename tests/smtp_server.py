@@ -3,7 +3,11 @@
 The server runs in the test process (aiosmtpd's threaded `Controller`) on 127.0.0.1 and a free port.
 Its certificate is self-signed and made in the test with `cryptography`; clients trust it through
 `TestServer.client_context()` (Python API) or `SSL_CERT_FILE=TestServer.cert_path` (subprocesses).
-Faults are injected by queueing replies or drops that the next commands will meet.
+Faults are injected by queueing replies or drops that the next commands will meet. Opt-in options
+(all off by default, leaving the server as aiosmtpd ships it): `pipelining` (advertise RFC 2920
+PIPELINING), `record_reads` (note, for every reply, what the client had already sent unread), and
+`lenient_data` (answer DATA with 354 even when MAIL or every recipient was refused, as RFC 2920
+says some servers do, then refuse the data).
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ class _FreePortController(Controller):
         with handler._lock:
             handler.connections += 1
             smtp.connection_number = handler.connections  # type: ignore[attr-defined]
+        if handler.record_reads:
+            _record_replies(smtp, handler)
         return smtp
 
     def _trigger_server(self) -> None:
@@ -122,8 +128,20 @@ class TestServer:
         security: Security = "starttls",
         login: str = "firm-login",
         password: str = "s3cret-Pa55word!",
+        pipelining: bool = False,
+        record_reads: bool = False,
+        lenient_data: bool = False,
     ) -> None:
         self.security = security
+        self.pipelining = pipelining
+        self.record_reads = record_reads
+        self.lenient_data = lenient_data
+        # With record_reads: (reply, bytes the client had sent that the server had not read yet
+        # when it wrote REPLY). A client that waits for each reply leaves nothing unread.
+        self.replies: list[tuple[str, bytes]] = []
+        # With lenient_data: the data received for transactions whose MAIL or every recipient was
+        # refused (answered 554, not stored).
+        self.refused_data: list[bytes] = []
         self.login = login
         self.password = password
         self.cert_path, self.key_path = make_certificate(directory)
@@ -139,6 +157,10 @@ class TestServer:
         self._per_connection: dict[int, int] = {}
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        if pipelining:
+            # aiosmtpd looks its hooks up by name on the handler (instance attributes included);
+            # set only when asked, so that the default server's EHLO stays aiosmtpd's own.
+            self.handle_EHLO = self._ehlo_with_pipelining
         server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_ctx.load_cert_chain(self.cert_path, self.key_path)
         kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "server_hostname": "mx.test", "port": 0}
@@ -229,6 +251,17 @@ class TestServer:
 
     # --- aiosmtpd handler hooks -----------------------------------------------------------------
 
+    async def _ehlo_with_pipelining(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd's EHLO reply with PIPELINING added (the `pipelining` option).
+
+        aiosmtpd reads each command line from its stream buffer in order and answers it before
+        reading the next, so commands written together are handled exactly as if sent one by one.
+        """
+        session.host_name = hostname  # what aiosmtpd does itself when no EHLO hook is set
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     def _authenticate(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
@@ -252,6 +285,10 @@ class TestServer:
             fault = self._mail_faults.popleft()
             if fault is None:
                 await self._drop(server)
+            if self.lenient_data:
+                # Refused, yet remembered: the RCPTs and DATA that follow are accepted.
+                envelope.mail_from = address
+                envelope.refused_mail = True  # type: ignore[attr-defined]
             return fault or ""
         envelope.mail_from = address
         envelope.mail_options.extend(options)
@@ -266,6 +303,11 @@ class TestServer:
             if times is None or times > 0:
                 if times is not None:
                     self._rcpt_replies[address.lower()] = (reply, times - 1)
+                if self.lenient_data:
+                    # Counted by aiosmtpd's DATA check (so DATA gets 354), refused in handle_DATA.
+                    envelope.rcpt_tos.append(address)
+                    refused: list[str] = getattr(envelope, "refused_tos", [])
+                    envelope.refused_tos = [*refused, address]  # type: ignore[attr-defined]
                 return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -280,6 +322,13 @@ class TestServer:
                 return fault
         number = getattr(server, "connection_number", 0)
         content = envelope.original_content or b""
+        refused_tos: list[str] = getattr(envelope, "refused_tos", [])
+        if refused_tos or getattr(envelope, "refused_mail", False):
+            envelope.rcpt_tos = [r for r in envelope.rcpt_tos if r not in refused_tos]
+            if not envelope.rcpt_tos or getattr(envelope, "refused_mail", False):
+                with self._lock:
+                    self.refused_data.append(bytes(content))
+                return "554 5.5.1 Error: no valid recipients"
         with self._arrived:
             self.messages.append(
                 Received(
@@ -306,6 +355,21 @@ class TestServer:
         assert server.transport is not None
         server.transport.close()
         await asyncio.sleep(3600)
+
+
+def _record_replies(smtp: SMTP, handler: TestServer) -> None:
+    """Make SMTP note, with each reply it writes, the bytes already received and not yet read."""
+    push = smtp.push
+
+    async def recording_push(status: Any) -> None:
+        # aiosmtpd's own stream reader buffer (aiosmtpd itself clears it after STARTTLS).
+        unread = bytes(smtp._reader._buffer)  # type: ignore[attr-defined]
+        reply = status if isinstance(status, str) else status.decode()
+        with handler._lock:
+            handler.replies.append((reply, unread))
+        await push(status)
+
+    smtp.push = recording_push  # type: ignore[method-assign]
 
 
 # --- messages to send ---------------------------------------------------------------------------

@@ -288,6 +288,10 @@ class SmtpConnection:
         self.redact = Redactor(settings.secrets())
         self._smtp: smtplib.SMTP | None = None
         self._dirty = False  # a transaction was started and not completed: RSET before the next
+        # What the server's last EHLO offered, looked up once per session, not per message.
+        self._pipelining = False
+        self._smtputf8 = False
+        self._8bitmime = False
         self.connects = 0
 
     @property
@@ -371,6 +375,9 @@ class SmtpConnection:
             ) from None
         self._smtp = smtp
         self._dirty = False
+        self._pipelining = smtp.has_extn("pipelining")
+        self._smtputf8 = smtp.has_extn("smtputf8")
+        self._8bitmime = smtp.has_extn("8bitmime")
         self.connects += 1
 
     def _discard(self, smtp: smtplib.SMTP | None) -> None:
@@ -425,6 +432,10 @@ class SmtpConnection:
     def transaction(self, mail_from: str, recipients: list[str], data: bytes) -> _Transaction:
         """One MAIL / RCPT... / DATA exchange; which recipients the server accepted and refused.
 
+        When the server offers PIPELINING (RFC 2920), MAIL, every RCPT and DATA go in one write and
+        the replies are read in order afterwards; otherwise each command waits for its reply (RFC
+        2920 forbids anything else). Both ways end the same for the same replies.
+
         Raises `_Transient` (retry), `_Permanent` (do not), `_Lost` (the end of the data was sent
         but no reply came: the server may have the message) or `_ServerFatal`.
         """
@@ -432,34 +443,20 @@ class SmtpConnection:
         wire = _wire_data(data)
         options: list[str] = []
         if not (mail_from.isascii() and all(r.isascii() for r in recipients)):
-            if not smtp.has_extn("smtputf8"):
+            if not self._smtputf8:
                 raise _Permanent(f"{self._where()} does not accept internationalised addresses (no SMTPUTF8)")
             options.append("SMTPUTF8")
-        if not wire.isascii() and smtp.has_extn("8bitmime"):
+        if self._8bitmime and not wire.isascii():
             options.append("BODY=8BITMIME")
         end_sent = False
         try:
             self._dirty = True
-            code, message = smtp.mail(mail_from, options)
-            if code == 530 and self.settings.login is None:
-                # Every message would meet the same answer: the server wants a login we do not have.
-                reply = f"{code} {self.redact(_reply_text(message))}"
-                raise _ServerFatal(f"{self._where()} requires a login ({reply}); the smtp block has none")
-            if code != 250:
-                self._check(code, message, f"MAIL FROM:<{mail_from}> refused")
-            refused: dict[str, Refusal] = {}
-            for rcpt in recipients:
-                code, message = smtp.rcpt(rcpt)
-                if code not in (250, 251):
-                    if code == 421:
-                        self._check(code, message, f"RCPT TO:<{rcpt}>")
-                    refused[rcpt] = Refusal(code, self.redact(_reply_text(message)))
-            accepted = [r for r in recipients if r not in refused]
+            if self._pipelining:
+                accepted, refused = self._envelope_pipelined(smtp, mail_from, options, recipients)
+            else:
+                accepted, refused = self._envelope_stepwise(smtp, mail_from, options, recipients)
             if not accepted:
                 return _Transaction([], refused)
-            code, message = smtp.docmd("DATA")
-            if code != 354:
-                self._check(code, message, "DATA refused")
             smtp.send(wire)
             # The end-of-data dot goes alone, so that a failure before it proves the server
             # cannot have the message, and anything after it may mean the server has it.
@@ -470,7 +467,9 @@ class SmtpConnection:
             if code != 250:
                 self._check(code, message, "message refused after its data")
             return _Transaction(accepted, refused)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:
+            # smtplib closes the socket before raising from getreply/send (end of file, a reply
+            # line too long, a failed write): the session is gone either way.
             self.drop()
             detail = self.redact(str(exc)) or type(exc).__name__
             if end_sent:
@@ -479,6 +478,119 @@ class SmtpConnection:
                     "the server may have accepted it"
                 ) from None
             raise _Transient(f"connection to {self._where()} lost ({detail})") from None
+
+    def _mail_refused(self, code: int, message: bytes, mail_from: str) -> None:
+        """Raise for a reply other than 250 to MAIL FROM."""
+        if code == 530 and self.settings.login is None:
+            # Every message would meet the same answer: the server wants a login we do not have.
+            reply = f"{code} {self.redact(_reply_text(message))}"
+            raise _ServerFatal(f"{self._where()} requires a login ({reply}); the smtp block has none")
+        self._check(code, message, f"MAIL FROM:<{mail_from}> refused")
+
+    def _envelope_stepwise(
+        self, smtp: smtplib.SMTP, mail_from: str, options: list[str], recipients: list[str]
+    ) -> tuple[list[str], dict[str, Refusal]]:
+        """MAIL, each RCPT, then DATA (only if a recipient was accepted), each awaiting its reply.
+
+        Returns the accepted recipients (DATA answered 354 when there are any) and the refusals.
+        """
+        code, message = smtp.mail(mail_from, options)
+        if code != 250:
+            self._mail_refused(code, message, mail_from)
+        refused: dict[str, Refusal] = {}
+        for rcpt in recipients:
+            code, message = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                if code == 421:
+                    self._check(code, message, f"RCPT TO:<{rcpt}>")
+                refused[rcpt] = Refusal(code, self.redact(_reply_text(message)))
+        accepted = [r for r in recipients if r not in refused] if refused else recipients
+        if not accepted:
+            return [], refused
+        code, message = smtp.docmd("DATA")
+        if code != 354:
+            self._check(code, message, "DATA refused")
+        return accepted, refused
+
+    def _envelope_pipelined(
+        self, smtp: smtplib.SMTP, mail_from: str, options: list[str], recipients: list[str]
+    ) -> tuple[list[str], dict[str, Refusal]]:
+        """MAIL, every RCPT and DATA in one write (RFC 2920), then their replies in order.
+
+        Every reply is read even after a refusal, so that the session stays in step; the outcome
+        is what `_envelope_stepwise` gives for the same replies.
+        """
+        # The commands exactly as smtplib's mail() / rcpt() / docmd("DATA") write them.
+        if "SMTPUTF8" in options:
+            smtp.command_encoding = "utf-8"  # what smtplib's mail() does for SMTPUTF8
+        tail = " " + " ".join(options) if options else ""
+        commands = [_command(f"mail FROM:{smtplib.quoteaddr(mail_from)}{tail}")]
+        commands.extend(_command(f"rcpt TO:{smtplib.quoteaddr(rcpt)}") for rcpt in recipients)
+        commands.append("DATA\r\n")
+        smtp.send("".join(commands).encode(smtp.command_encoding))
+        code, message = smtp.getreply()
+        if code != 250:
+            if code != 421:  # after a 421 the server hangs up: nothing more to read
+                self._drain(smtp, len(recipients) + 1)
+            self._mail_refused(code, message, mail_from)
+        refused: dict[str, Refusal] = {}
+        for rcpt in recipients:
+            code, message = smtp.getreply()
+            if code not in (250, 251):
+                if code == 421:
+                    self._check(code, message, f"RCPT TO:<{rcpt}>")
+                refused[rcpt] = Refusal(code, self.redact(_reply_text(message)))
+        code, message = smtp.getreply()
+        accepted = [r for r in recipients if r not in refused] if refused else recipients
+        if not accepted:
+            if code == 354:
+                self._end_empty(smtp)
+            elif code == 421:
+                self.drop()
+            return [], refused
+        if code != 354:
+            self._check(code, message, "DATA refused")
+        return accepted, refused
+
+    def _end_empty(self, smtp: smtplib.SMTP) -> None:
+        """End a DATA that should not have been accepted with a lone dot (RFC 2920, section 3.1).
+
+        The server answered 354 although no recipient (or the sender) was accepted: the message
+        must not go out, and the session must leave the data state. Its reply is read and ignored.
+        """
+        try:
+            smtp.send(b".\r\n")
+            code, _ = smtp.getreply()
+            if code == 421:
+                self.drop()
+        except (smtplib.SMTPException, OSError):
+            self.drop()
+
+    def _drain(self, smtp: smtplib.SMTP, count: int) -> None:
+        """Read the COUNT replies still due (RCPT... and DATA) after a refused pipelined MAIL."""
+        try:
+            for _ in range(count - 1):
+                code, _ = smtp.getreply()
+                if code == 421:
+                    self.drop()
+                    return
+            code, _ = smtp.getreply()
+        except (smtplib.SMTPException, OSError):
+            # The refusal of MAIL is the outcome; the next attempt opens a new session.
+            self.drop()
+            return
+        if code == 354:
+            self._end_empty(smtp)
+        elif code == 421:
+            self.drop()
+
+
+def _command(line: str) -> str:
+    """LINE with CRLF, refused like smtplib's putcmd() when it holds a line break."""
+    if "\r" in line or "\n" in line:
+        shown = line.replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"command and arguments contain prohibited newline characters: {shown}")
+    return line + "\r\n"
 
 
 SettingsFor = Callable[[str | None], SmtpSettings]

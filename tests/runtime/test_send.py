@@ -1,4 +1,9 @@
-"""Sending through a real SMTP server on loopback (aiosmtpd: STARTTLS, self-signed cert, AUTH)."""
+"""Sending through a real SMTP server on loopback (aiosmtpd: STARTTLS, self-signed cert, AUTH).
+
+Every test on the `server` fixture runs twice: against aiosmtpd as shipped (no PIPELINING, each
+command waits for its reply) and against the same server advertising PIPELINING (MAIL, RCPT... and
+DATA in one write): the outcomes pinned here hold for both.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +24,10 @@ from tests.smtp_server import TestServer, make_message
 PASSWORD = "s3cret-Pa55word!"
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[TestServer]:
-    """A STARTTLS server requiring AUTH."""
-    srv = TestServer(tmp_path, security="starttls", password=PASSWORD).start()
+@pytest.fixture(params=[False, True], ids=["stock", "pipelining"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[TestServer]:
+    """A STARTTLS server requiring AUTH, without and with PIPELINING."""
+    srv = TestServer(tmp_path, security="starttls", password=PASSWORD, pipelining=request.param).start()
     yield srv
     srv.stop()
 
@@ -385,6 +390,34 @@ def test_421_closes_and_the_next_attempt_reconnects(server: TestServer) -> None:
         outcome = sender.send_message(make_message("R001", ["a@x.be"]))
     assert (outcome.status, outcome.attempts) == (Status.SENT, 2)
     assert [m.connection for m in server.messages] == [2]
+
+
+def test_421_to_a_recipient_closes_and_the_next_attempt_reconnects(server: TestServer) -> None:
+    """GIVEN a 421 to the second RCPT TO WHEN sending THEN the session is dropped, the retry uses a new
+    connection and the message arrives once, for both recipients."""
+    server.refuse_recipient("b@x.be", "421 4.3.2 System shutting down", times=1)
+    sleeps = Sleeps()
+    with sender_for(server, sleeps) as sender:
+        outcome = sender.send_message(make_message("R001", ["a@x.be", "b@x.be"]))
+    assert (outcome.status, outcome.attempts, outcome.delivered) == (Status.SENT, 2, ("a@x.be", "b@x.be"))
+    assert sleeps == [0.5]
+    assert [(m.rcpt_tos, m.connection) for m in server.messages] == [(["a@x.be", "b@x.be"], 2)]
+
+
+def test_mail_refused_leaves_the_session_usable(server: TestServer) -> None:
+    """GIVEN a 550 to MAIL FROM for the first message WHEN sending two THEN the first fails, and the
+    second goes out on the same connection after one RSET."""
+    server.fail_next_mail("550 5.7.1 Sender blocked")
+    with sender_for(server) as sender:
+        report = sender.send_batch(
+            [make_message("R001", ["a@x.be", "b@x.be"]), make_message("R002", ["c@x.be"])]
+        )
+    failed, sent = report.outcomes
+    assert failed.status is Status.FAILED and failed.attempts == 1
+    assert failed.reason == "MAIL FROM:<inbox@mailer.example> refused: 550 5.7.1 Sender blocked"
+    assert sent.status is Status.SENT
+    assert [(m.rcpt_tos, m.connection) for m in server.messages] == [(["c@x.be"], 1)]
+    assert (server.connections, server.rsets) == (1, 1)
 
 
 def test_a_secret_echoed_by_the_server_is_redacted(server: TestServer) -> None:
