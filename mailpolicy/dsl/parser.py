@@ -160,6 +160,17 @@ def _decode_string(path: str, tok: Token) -> ast.StringLit:
     """Decode a STRING token, keeping the source column of every character for later spans."""
     raw = str(tok)
     col = tok.column or 1
+    if "\\" not in raw:
+        # No escapes (nearly every string): one character per column, built in C; the same as
+        # `_decode_escaped` gives (tests/dsl/test_parser_fast_paths.py).
+        return ast.StringLit(_tok_span(path, tok), raw[1:-1], tuple(range(col + 1, col + len(raw))))
+    return _decode_escaped(path, tok)
+
+
+def _decode_escaped(path: str, tok: Token) -> ast.StringLit:
+    """`_decode_string` for any STRING token, escapes included: one character at a time."""
+    raw = str(tok)
+    col = tok.column or 1
     chars: list[str] = []
     offsets: list[int] = []
     i = 1
@@ -243,6 +254,9 @@ class _Builder(Transformer):
     # names and literals
     def dotted(self, children: list[Token]) -> ast.Name:
         path = _CURRENT_PATH.get()
+        if len(children) == 1:  # a plain name, most of them: its span is its token's
+            span = _tok_span(path, children[0])
+            return ast.Name(span, (str(children[0]),), (span,))
         words = [t for t in children if t.type != "DOT"]
         return ast.Name(
             _cover(children), tuple(str(t) for t in words), tuple(_tok_span(path, t) for t in words)
