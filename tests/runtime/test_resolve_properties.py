@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,51 +135,56 @@ def _keys(value: Any) -> set[str]:
     return set()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    data=datasets(),
-    rules=policies(),
-    kind=st.sampled_from(KINDS),
-    sender=st.sampled_from([None, "u0", "u1"]),
-    with_document=st.booleans(),
-    recipients=st.one_of(
-        st.lists(valid_addresses, min_size=1, max_size=2), st.lists(any_address, max_size=2)
-    ),
-)
-def test_envelope_guarantees(
-    data: dict[str, Any],
-    rules: list[Rule],
-    kind: str,
-    sender: str | None,
-    with_document: bool,
-    recipients: list[str],
-) -> None:
-    """Whatever the policy and the relation, the envelope keeps its promises."""
+@dataclass(frozen=True)
+class Scenario:
+    """A random policy and data file, and the message asked for."""
+
+    data: dict[str, Any]
+    raw_table: dict[str, Any]
+    kwargs: dict[str, Any]  # resolve_message's keyword arguments
+
+    def load(self) -> tuple[Any, Any]:
+        """The loaded table and data set."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "data.json"
+            path.write_text(json.dumps(self.data), encoding="utf-8")
+            return load_table(self.raw_table), load_data(path)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """Random rules, relations and message: kind, sender (a known user or none), document, recipients."""
+    data = draw(datasets())
+    sender = draw(st.sampled_from([None, "u0", "u1"]))
     if sender is not None and sender not in {u["id"] for u in data["users"]}:
         sender = None
-    raw_table = make_table(rules)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "data.json"
-        path.write_text(json.dumps(data), encoding="utf-8")
-        dataset = load_data(path)
-        try:
-            env = resolve_message(
-                load_table(raw_table),
-                dataset,
-                kind=kind,
-                relation="R",
-                sender=sender,
-                document="D" if with_document else None,
-                recipients=recipients,
-            )
-        except MessageSkipped:
-            event("mailing skipped")
-            assert kind == "mailing" and data["relations"][0]["accepts_promotional"] is False
-            return
-        except MessageError as exc:
-            event("no to address")
-            assert str(exc).startswith(f"no 'to' address for kind '{kind}', relation 'R'")
-            return
+    kwargs = dict(
+        kind=draw(st.sampled_from(KINDS)),
+        relation="R",
+        sender=sender,
+        document="D" if draw(st.booleans()) else None,
+        recipients=draw(
+            st.one_of(st.lists(valid_addresses, min_size=1, max_size=2), st.lists(any_address, max_size=2))
+        ),
+    )
+    return Scenario(data, make_table(draw(policies())), kwargs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_envelope_guarantees(scenario: Scenario) -> None:
+    """Whatever the policy and the relation, the envelope keeps its promises."""
+    data, raw_table, kind = scenario.data, scenario.raw_table, scenario.kwargs["kind"]
+    try:
+        env = resolve_message(*scenario.load(), **scenario.kwargs)
+    except MessageSkipped:
+        event("mailing skipped")
+        assert kind == "mailing" and data["relations"][0]["accepts_promotional"] is False
+        return
+    except MessageError as exc:
+        event("no to address")
+        assert str(exc).startswith(f"no 'to' address for kind '{kind}', relation 'R'")
+        return
 
     event(
         "resolved, From is the platform"
@@ -205,6 +211,7 @@ def test_envelope_guarantees(
     assert env.reply_to and env.to
 
     # Every address came from the policy (firm, free addresses) or the data (records, recipients).
+    recipients = scenario.kwargs["recipients"]
     origins = _keys(raw_table["firm"]) | _keys(raw_table["rules"]) | _keys(data) | _keys(recipients)
     for address in [env.from_address, *env.reply_to, *env.to, *env.cc, *env.bcc]:
         assert check_address(address) == address
@@ -222,40 +229,13 @@ def _outcome(table: Any, dataset: Any, **kwargs: Any) -> tuple[str, Any]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    data=datasets(),
-    rules=policies(),
-    kind=st.sampled_from(KINDS),
-    sender=st.sampled_from([None, "u0", "u1"]),
-    with_document=st.booleans(),
-    recipients=st.lists(any_address, max_size=2),
-)
-def test_resolving_without_the_trace_changes_nothing_else(
-    data: dict[str, Any],
-    rules: list[Rule],
-    kind: str,
-    sender: str | None,
-    with_document: bool,
-    recipients: list[str],
-) -> None:
+@given(scenarios())
+def test_resolving_without_the_trace_changes_nothing_else(scenario: Scenario) -> None:
     """`trace=False` (render and send) gives the same envelope, warnings and errors, only no trace."""
-    if sender is not None and sender not in {u["id"] for u in data["users"]}:
-        sender = None
-    table = load_table(make_table(rules))
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "data.json"
-        path.write_text(json.dumps(data), encoding="utf-8")
-        dataset = load_data(path)
-    kwargs = dict(
-        kind=kind,
-        relation="R",
-        sender=sender,
-        document="D" if with_document else None,
-        recipients=recipients,
-    )
-    with_trace = _outcome(table, dataset, **kwargs)
-    without = _outcome(table, dataset, trace=False, **kwargs)
+    table, dataset = scenario.load()
+    with_trace = _outcome(table, dataset, **scenario.kwargs)
+    without = _outcome(table, dataset, trace=False, **scenario.kwargs)
     event(with_trace[0])
     assert without == with_trace
     if with_trace[0] == "envelope":
-        assert resolve_message(table, dataset, trace=False, **kwargs).trace == {}
+        assert resolve_message(table, dataset, trace=False, **scenario.kwargs).trace == {}
