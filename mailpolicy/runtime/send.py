@@ -238,11 +238,12 @@ def _wire_data(data: bytes) -> bytes:
     """The message with CRLF line ends and dot-stuffing, ending with CRLF (without the final dot)."""
     # Composed messages already have CRLF line ends: counting them (in C) spares the ~50 µs
     # regular-expression pass over 17 KB. Dot-stuffing (a dot at the start or after any LF gets
-    # a second one) with bytes.replace takes ~5 µs where `re.sub(rb"(?m)^\.", ...)` took ~60 µs.
+    # a second one): split and join take ~13 µs on the example invoice where bytes.replace (which
+    # searches twice) takes ~25 and `re.sub(rb"(?m)^\.", ...)` took ~60.
     crlf = data.count(b"\r\n")
     if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
         data = _EOL.sub(b"\r\n", data)
-    data = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
+    data = (b"." if data.startswith(b".") else b"") + b"\n..".join(data.split(b"\n."))
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
@@ -494,12 +495,14 @@ class SmtpConnection:
 
         Returns the accepted recipients (DATA answered 354 when there are any) and the refusals.
         """
-        code, message = smtp.mail(mail_from, options)
+        smtp.send(_mail_line(smtp, mail_from, options))
+        code, message = smtp.getreply()
         if code != 250:
             self._mail_refused(code, message, mail_from)
         refused: dict[str, Refusal] = {}
         for rcpt in recipients:
-            code, message = smtp.rcpt(rcpt)
+            smtp.send(_rcpt_line(rcpt))
+            code, message = smtp.getreply()
             if code not in (250, 251):
                 if code == 421:
                     self._check(code, message, f"RCPT TO:<{rcpt}>")
@@ -520,14 +523,10 @@ class SmtpConnection:
         Every reply is read even after a refusal, so that the session stays in step; the outcome
         is what `_envelope_stepwise` gives for the same replies.
         """
-        # The commands exactly as smtplib's mail() / rcpt() / docmd("DATA") write them.
-        if "SMTPUTF8" in options:
-            smtp.command_encoding = "utf-8"  # what smtplib's mail() does for SMTPUTF8
-        tail = " " + " ".join(options) if options else ""
-        commands = [_command(f"mail FROM:{smtplib.quoteaddr(mail_from)}{tail}")]
-        commands.extend(_command(f"rcpt TO:{smtplib.quoteaddr(rcpt)}") for rcpt in recipients)
+        commands = [_mail_line(smtp, mail_from, options)]
+        commands.extend(_rcpt_line(rcpt) for rcpt in recipients)
         commands.append("DATA\r\n")
-        smtp.send("".join(commands).encode(smtp.command_encoding))
+        smtp.send("".join(commands))
         code, message = smtp.getreply()
         if code != 250:
             if code != 421:  # after a 421 the server hangs up: nothing more to read
@@ -585,12 +584,42 @@ class SmtpConnection:
             self.drop()
 
 
+# An address smtplib.quoteaddr() gives back as `<address>` unchanged: a dot-atom of ASCII letters,
+# digits and the usual specials, `@`, a dot-atom domain. Anything else takes the full parse.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[\w-]+(?:\.[\w-]+)*", re.ASCII)
+
+
+def _quoted(address: str) -> str:
+    """What `smtplib.quoteaddr(ADDRESS)` gives, without its RFC 5322 parse (~6 µs) for a plain address."""
+    if _PLAIN_ADDRESS.fullmatch(address) is not None:
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _command(line: str) -> str:
     """LINE with CRLF, refused like smtplib's putcmd() when it holds a line break."""
     if "\r" in line or "\n" in line:
         shown = line.replace("\n", "\\n").replace("\r", "\\r")
         raise ValueError(f"command and arguments contain prohibited newline characters: {shown}")
     return line + "\r\n"
+
+
+def _mail_line(smtp: smtplib.SMTP, mail_from: str, options: list[str]) -> str:
+    """The MAIL FROM line exactly as smtplib's `mail(mail_from, options)` writes it.
+
+    Like `mail()`, switches the session's command encoding to UTF-8 for SMTPUTF8. (OPTIONS are
+    only ever non-empty for a server that answered EHLO, so `mail()`'s `does_esmtp` test holds.)
+    """
+    if "SMTPUTF8" in options:
+        smtp.command_encoding = "utf-8"
+    tail = " " + " ".join(options) if options else ""
+    return _command(f"mail FROM:{_quoted(mail_from)}{tail}")
+
+
+def _rcpt_line(rcpt: str) -> str:
+    """The RCPT TO line exactly as smtplib's `rcpt(rcpt)` writes it."""
+    return _command(f"rcpt TO:{_quoted(rcpt)}")
 
 
 SettingsFor = Callable[[str | None], SmtpSettings]

@@ -1,13 +1,17 @@
-"""The DATA payload's fast path gives exactly what the general substitutions give (hypothesis)."""
+"""What goes on the wire: the DATA payload's and the command lines' fast paths give exactly what the
+general code gives (hypothesis), and the command lines are byte for byte smtplib's own."""
 
 from __future__ import annotations
 
 import re
+import smtplib
+import socket
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mailpolicy.runtime.send import _wire_data
+from mailpolicy.runtime.send import _mail_line, _quoted, _rcpt_line, _wire_data
 
 # Line ends of every kind, dots and the characters around them.
 PIECES = st.sampled_from([b"\r\n", b"\n", b"\r", b".", b"..", b"a", b" ", b"=", b"\xc3\xa9"])
@@ -34,3 +38,78 @@ def test_wire_data_matches_the_general_substitutions(data: bytes) -> None:
 def test_a_composed_message_is_dot_stuffed() -> None:
     """GIVEN a quoted-printable line starting with a dot WHEN sent THEN the dot is doubled."""
     assert _wire_data(b"Subject: x\r\n\r\nline\r\n.start\r\n") == b"Subject: x\r\n\r\nline\r\n..start\r\n"
+
+
+# Address-like text: plain addresses, and every character that changes how smtplib parses one.
+ADDRESS_PIECES = st.sampled_from(
+    ["a", "Z", "0", "_", "-", "+", ".", "..", "@", "'", "`", "!", "#", "~", '"', " ", "<", ">", "(", ")"]
+    + [",", ";", ":", "[", "]", "\\", "é", "ü", "\t", "x.be", "garage-martin", "\u00a0", "\r\n", "\n"]
+)
+ADDRESSES = st.one_of(
+    st.lists(ADDRESS_PIECES, max_size=12).map("".join),
+    st.from_regex(r"[a-z0-9._+-]{1,8}@[a-z0-9.-]{1,8}", fullmatch=True),
+)
+
+
+@settings(max_examples=3000)
+@given(ADDRESSES)
+@example("compta@garage-martin.be")
+@example("a..b@x.be")
+@example(".a@x.be")
+@example("a@x.be.")
+@example("Jan <a@x.be>")
+@example('"a b"@x.be')
+@example("x@[127.0.0.1]")
+@example("")
+def test_quoted_address_matches_smtplib(address: str) -> None:
+    assert _quoted(address) == smtplib.quoteaddr(address)
+
+
+def _written_by_smtplib(
+    call: str, address: str, options: list[str], encoding: str = "ascii"
+) -> tuple[bytes, str]:
+    """The bytes smtplib's mail()/rcpt() write on a real socket, and the command encoding after."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        smtp = smtplib.SMTP()
+        smtp.command_encoding = encoding
+        smtp.sock = ours
+        smtp.does_esmtp = True
+        smtp.esmtp_features = {"smtputf8": "", "8bitmime": ""}
+        theirs.sendall(b"250 OK\r\n")
+        if call == "mail":
+            assert smtp.mail(address, options) == (250, b"OK")
+        else:
+            assert smtp.rcpt(address) == (250, b"OK")
+        theirs.settimeout(5)
+        written = theirs.recv(65536)
+        smtp.file = None  # the makefile() reader is closed with the socket
+        return written, smtp.command_encoding
+
+
+@pytest.mark.parametrize("options", [[], ["BODY=8BITMIME"], ["SMTPUTF8"], ["SMTPUTF8", "BODY=8BITMIME"]])
+@pytest.mark.parametrize(
+    "address", ["inbox@mailer.example", "jürgen@exämple.be", "Jan <a@x.be>", "a..b@x.be"]
+)
+def test_command_lines_are_smtplibs_own(address: str, options: list[str]) -> None:
+    """GIVEN an address and MAIL options WHEN our MAIL and RCPT lines are built THEN they are, encoded
+    as the session would encode them, exactly what smtplib's mail() and rcpt() write on a socket,
+    and the session's command encoding ends the same (UTF-8 after SMTPUTF8)."""
+    if not address.isascii() and "SMTPUTF8" not in options:
+        pytest.skip("a non-ASCII address goes with SMTPUTF8 only")
+    written, encoding = _written_by_smtplib("mail", address, options)
+    session = smtplib.SMTP()
+    line = _mail_line(session, address, options)
+    assert (line.encode(session.command_encoding), session.command_encoding) == (written, encoding)
+    written, _ = _written_by_smtplib("rcpt", address, [], encoding)
+    assert _rcpt_line(address).encode(encoding) == written
+
+
+def test_a_line_break_in_an_address_is_refused_like_smtplib() -> None:
+    """GIVEN an address holding CRLF WHEN its command line is built THEN smtplib's own ValueError."""
+    address = "\r\n"  # smtplib's quoteaddr() drops most line breaks, not this one
+    with pytest.raises(ValueError) as ours:
+        _rcpt_line(address)
+    with pytest.raises(ValueError) as theirs:
+        smtplib.SMTP().rcpt(address)
+    assert str(ours.value) == str(theirs.value)
