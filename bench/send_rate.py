@@ -5,24 +5,31 @@ AUTH required (as a real submission server), run as a process of its own
 (`smtp_server_process.py`). The messages are the example invoice composed by the fast path.
 Ours: one `Sender` sending every message over its one connection. Comparator: a new `Sender`
 per message (connect, EHLO, STARTTLS, EHLO, AUTH, send, QUIT), as a script calling `smtplib`
-per message would. Also a plain-text server (no TLS, no AUTH), where a connection costs less.
-Measured: messages per second.
+per message would. Each against aiosmtpd as shipped (it does not offer PIPELINING: every command
+waits for its reply) and against the same server offering PIPELINING (RFC 2920: MAIL, RCPT... and
+DATA in one write), both sides of a ratio using the same server and the same client code. Also a
+plain-text server (no TLS, no AUTH), where a connection costs less.
+Measured: messages per second; CPU per message of the client (this process) and of the server
+process (/proc/PID/stat).
 Target: the reused connection >= 5x the messages per second of one connection per message.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import EXAMPLES, Stats, header, line, parser, ratio, stats  # noqa: E402
+from _common import EXAMPLES, Stats, header, parser, stats  # noqa: E402
 
 from mailpolicy.compiler import compile_file  # noqa: E402
 from mailpolicy.runtime import load_data, load_table, resolve_message  # noqa: E402
@@ -34,17 +41,20 @@ from mailpolicy.runtime.smtp_settings import Secret, SmtpSettings  # noqa: E402
 class Server:
     """The SMTP server process: its settings and a client TLS context trusting its certificate."""
 
-    def __init__(self, directory: Path, security: str) -> None:
+    def __init__(self, directory: Path, security: str, *, pipelining: bool) -> None:
         self.security = security
+        directory.mkdir()  # each server its own certificate
+        extra = ["pipelining"] if pipelining else []
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "smtp_server_process.py"), str(directory), security],
+            [sys.executable, str(HERE / "smtp_server_process.py"), str(directory), security, *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         assert self.process.stdout is not None
-        port, cert, login, password = self.process.stdout.readline().split()
+        port, cert, login, password, pid = self.process.stdout.readline().split()
+        self.pid = int(pid)
         plain = security == "none"
         self.settings = SmtpSettings(
             host="127.0.0.1",
@@ -55,6 +65,12 @@ class Server:
         )
         self.context = ssl.create_default_context(cafile=cert)
 
+    def cpu(self) -> float:
+        """The server process's CPU seconds so far (user + system, clock-tick resolution)."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """End the server process (it stops when its stdin closes)."""
         assert self.process.stdin is not None
@@ -62,13 +78,22 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def rate(server: Server, messages: list[ComposedMessage], *, reuse: bool) -> float:
-    """Messages per second sending MESSAGES to SERVER."""
+@dataclass
+class Run:
+    """One run: messages per second, and CPU µs per message of the client and of the server."""
+
+    rate: float
+    client_cpu: float
+    server_cpu: float
+
+
+def rate(server: Server, messages: list[ComposedMessage], *, reuse: bool) -> Run:
+    """Send MESSAGES to SERVER; the rate and the CPU each side spent."""
 
     def sender() -> Sender:
         return Sender(server.settings, ssl_context=server.context, retry=RetryPolicy(attempts=1), timeout=30)
 
-    start = time.perf_counter()
+    server_start, cpu_start, start = server.cpu(), time.process_time(), time.perf_counter()
     if reuse:
         with sender() as one:
             outcomes = [one.send_message(m) for m in messages]
@@ -78,15 +103,35 @@ def rate(server: Server, messages: list[ComposedMessage], *, reuse: bool) -> flo
             with sender() as each:
                 outcomes.append(each.send_message(m))
     seconds = time.perf_counter() - start
+    client, served = time.process_time() - cpu_start, server.cpu() - server_start
     bad = [o for o in outcomes if o.status is not Status.SENT]
     if bad:
         raise SystemExit(f"sending failed: {bad[0].describe()}")
-    return len(messages) / seconds
+    n = len(messages)
+    return Run(n / seconds, client / n * 1e6, served / n * 1e6)
 
 
-def _inverse(s: Stats) -> Stats:
-    """Seconds per message from messages per second (so that `ratio` divides the right way)."""
-    return Stats(1 / s.median, 1 / s.high, 1 / s.low, "s/msg", s.runs)
+def cpu_line(runs: list[Run]) -> str:
+    """The medians of the client's and the server's CPU per message."""
+    client = statistics.median(r.client_cpu for r in runs)
+    served = statistics.median(r.server_cpu for r in runs)
+    return f"client {client:.0f} µs, server {served:.0f} µs per message (medians of {len(runs)} runs)"
+
+
+def row(label: str, value: object) -> None:
+    """`_common.line` with room for the longer labels of this benchmark."""
+    print(f"{label:<55} {value}", flush=True)
+
+
+def rate_ratio(label: str, slow: Stats, fast: Stats, target: float | None) -> None:
+    """The ratio of the medians, judged against TARGET, printed as `_common.ratio` prints it."""
+    value = fast.median / slow.median
+    verdict = ""
+    if target is not None:
+        verdict = f"  target >= {target:g}x: " + (
+            "met" if value >= target else f"MISSED by {target / value:.2f}x"
+        )
+    row(label, f"{value:.1f}x{verdict}")
 
 
 def main() -> None:
@@ -101,21 +146,32 @@ def main() -> None:
     messages = [compose_message(table, data, env) for _ in range(count)]
     header("send over loopback SMTP (aiosmtpd in its own process)")
     size, rcpts = len(messages[0].data), len(messages[0].recipients)
-    line("messages", f"{count} per run, {size} bytes, {rcpts} recipients each")
+    row("messages", f"{count} per run, {size} bytes, {rcpts} recipients each")
     with tempfile.TemporaryDirectory(prefix="mailpolicy-bench-") as tmp:
         for security in ("starttls", "none"):
-            server = Server(Path(tmp), security)
-            try:
-                rate(server, messages[:2], reuse=True)  # warm-up: imports, first handshake
-                reused = stats([rate(server, messages, reuse=True) for _ in range(runs)], "msg/s")
-                each = stats([rate(server, messages, reuse=False) for _ in range(runs)], "msg/s")
-            finally:
-                server.stop()
-            label = "STARTTLS + AUTH" if security == "starttls" else "plain, no AUTH"
-            line(f"{label}: one reused connection", reused)
-            line(f"{label}: one connection per message", each)
-            target = 5.0 if security == "starttls" else None
-            ratio(f"{label}: reused / per message", _inverse(each), _inverse(reused), target=target)
+            for pipelining in (False, True):
+                name = f"{security}-{'pipelining' if pipelining else 'stock'}"
+                server = Server(Path(tmp) / name, security, pipelining=pipelining)
+                reused: list[Run] = []
+                each: list[Run] = []
+                try:
+                    rate(server, messages[:2], reuse=True)  # warm-up: imports, first handshake
+                    for _ in range(runs):  # interleaved: both strategies see the same load
+                        reused.append(rate(server, messages, reuse=True))
+                        each.append(rate(server, messages, reuse=False))
+                finally:
+                    server.stop()
+                label = "STARTTLS + AUTH" if security == "starttls" else "plain, no AUTH"
+                if pipelining:
+                    label += ", PIPELINING"
+                fast = stats([r.rate for r in reused], "msg/s")
+                slow = stats([r.rate for r in each], "msg/s")
+                row(f"{label}: one reused connection", fast)
+                row(f"{label}: one connection per message", slow)
+                target = 5.0 if security == "starttls" else None
+                rate_ratio(f"{label}: reused / per message", slow, fast, target)
+                row(f"{label}: CPU, reused", cpu_line(reused))
+                row(f"{label}: CPU, per message", cpu_line(each))
 
 
 if __name__ == "__main__":

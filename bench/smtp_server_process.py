@@ -1,13 +1,15 @@
 """The test suite's SMTP server (`tests/smtp_server.py`) as a process of its own, for benchmark 5.
 
-`python smtp_server_process.py DIR SECURITY` starts the server on 127.0.0.1, prints one line
-`PORT CERT_PATH LOGIN PASSWORD` and serves until its standard input closes. A real mail server
+`python smtp_server_process.py DIR SECURITY [pipelining]` starts the server on 127.0.0.1 (with
+`pipelining`, advertising RFC 2920 PIPELINING; otherwise aiosmtpd as shipped), prints one line
+`PORT CERT_PATH LOGIN PASSWORD PID` and serves until its standard input closes. A real mail server
 is another process: run in the benchmark's own process, the server would share its interpreter
 lock and its costs would be charged to the client.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -27,10 +29,11 @@ class _Forgetful(list):  # type: ignore[type-arg]
 def main() -> None:
     """Serve until stdin closes."""
     warnings.simplefilter("ignore")
-    server = TestServer(Path(sys.argv[1]), security=sys.argv[2])  # type: ignore[arg-type]
+    pipelining = sys.argv[3:] == ["pipelining"]
+    server = TestServer(Path(sys.argv[1]), security=sys.argv[2], pipelining=pipelining)  # type: ignore[arg-type]
     server.messages = _Forgetful()
     server.start()
-    print(server.port, server.cert_path, server.login, server.password, flush=True)
+    print(server.port, server.cert_path, server.login, server.password, os.getpid(), flush=True)
     try:
         sys.stdin.read()
     finally:

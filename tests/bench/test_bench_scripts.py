@@ -98,10 +98,13 @@ def test_compile_time() -> None:
 
 
 def test_send_rate() -> None:
-    """Both connection strategies against both server kinds; every message accepted."""
+    """Both connection strategies against both server kinds, each as shipped and offering PIPELINING;
+    every message accepted; the CPU of client and server reported."""
     out = run("send_rate.py")
-    assert_report(out, stats=4, ratios=2)
+    assert_report(out, stats=8, ratios=4)
     assert re.search(r"STARTTLS \+ AUTH: reused / per message\s+[\d.]+x\s+target >= 5x", out)
+    assert re.search(r"STARTTLS \+ AUTH, PIPELINING: reused / per message\s+[\d.]+x\s+target >= 5x", out)
+    assert re.search(r"STARTTLS \+ AUTH, PIPELINING: CPU, reused\s+client \d+ µs, server \d+ µs", out)
 
 
 @pytest.mark.parametrize("kind", ["invoice", "mailing"])
