@@ -10,9 +10,10 @@ with the envelope recipients exactly To + CC + BCC. Each message ends in one `Ou
 - `skipped`: not sent on purpose (already sent per the journal, or a `MessageSkipped`).
 
 Transient trouble (4xx replies, a connection dropped before the end of the data) is retried with
-exponential backoff a bounded number of times; 5xx replies are not. Secrets never reach an outcome:
-every text taken from the server or from an exception goes through a `Redactor`, and smtplib's
-debug output (which prints the AUTH exchange) is never enabled.
+exponential backoff a bounded number of times; 5xx replies are not. MAIL, RCPT and DATA are
+pipelined (RFC 2920) when the server offers PIPELINING, with the same outcomes. Secrets never
+reach an outcome: every text taken from the server or from an exception goes through a
+`Redactor`, and smtplib's debug output (which prints the AUTH exchange) is never enabled.
 """
 
 from __future__ import annotations
