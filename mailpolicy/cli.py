@@ -270,7 +270,7 @@ class MessageSelection:
     def plan(self, table: RuleTable, data: Dataset) -> Iterator[Any]:
         """The selected messages, streamed: each an Envelope or the error of that one message.
 
-        render and send never show a trace, so none is built (a third of resolving a message).
+        render and send never show a trace, so none is built (about a quarter of resolving a message).
         """
         from mailpolicy.runtime.batch import plan_messages
 

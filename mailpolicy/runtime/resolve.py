@@ -133,7 +133,7 @@ class _Resolver:
         self.traces: dict[tuple[str, str], dict[str, Any]] = {}
         self.in_progress: list[tuple[str, str]] = []
         self.warnings: list[str] = []
-        # Without RECORD no trace is built (a third of resolving): what each field resolves to
+        # Without RECORD no trace is built (about a quarter of resolving): what each field resolves to
         # is the same either way (tests/runtime/test_resolve_properties.py), only the "why" is lost.
         self.record = record
 
@@ -457,7 +457,7 @@ def resolve_message(
     Raises MessageError for an unknown kind or id and for a message without `to`, and
     MessageSkipped for a mailing to a relation that did not accept promotional mail.
     With `trace=False` (bulk runs that never show it) the envelope's trace is empty and
-    resolving costs about a third less; every other field and every error is the same.
+    resolving costs about a quarter less; every other field and every error is the same.
     """
     if kind not in table.kinds:
         help_lines = did_you_mean(kind, table.kinds)
