@@ -77,13 +77,18 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def line(label: str, value: object) -> None:
-    """One result line: `label: value`, labels padded so the columns line up."""
-    print(f"{label:<44} {value}", flush=True)
+def line(label: str, value: object, *, width: int = 44) -> None:
+    """One result line: `label: value`, labels padded to WIDTH so the columns line up."""
+    print(f"{label:<{width}} {value}", flush=True)
 
 
-def ratio(label: str, comparator: Stats, ours: Stats, *, target: float | None = None) -> float:
-    """Print comparator median / our median (how many times faster), against TARGET if any."""
+def ratio(
+    label: str, comparator: Stats, ours: Stats, *, target: float | None = None, width: int = 44
+) -> float:
+    """Print comparator median / our median (how many times faster), against TARGET if any.
+
+    For times, the comparator's is the larger; for rates (messages per second), pass ours first.
+    """
     value = comparator.median / ours.median
     verdict = ""
     if target is not None:
@@ -92,7 +97,7 @@ def ratio(label: str, comparator: Stats, ours: Stats, *, target: float | None = 
             if value >= target
             else f"  target >= {target:g}x: MISSED by {target / value:.2f}x"
         )
-    line(label, f"{value:.1f}x{verdict}")
+    line(label, f"{value:.1f}x{verdict}", width=width)
     return value
 
 
@@ -138,13 +143,17 @@ class ProcessRun:
     """One whole-process run: wall and CPU (user + system) seconds, peak memory, exit status, output."""
 
     seconds: float
-    cpu_seconds: float
+    user_seconds: float
+    system_seconds: float
     peak_mb: float
     returncode: int
     stdout: str
     stderr: str
-    user_seconds: float = 0.0
-    system_seconds: float = 0.0
+
+    @property
+    def cpu_seconds(self) -> float:
+        """User + system time."""
+        return self.user_seconds + self.system_seconds
 
 
 _TIME = shutil.which("time") if Path("/usr/bin/time").exists() else None
@@ -173,6 +182,4 @@ def run_process(
         stderr = stderr[:cut] if cut >= 0 else stderr
     else:
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return ProcessRun(
-        seconds, user + system, peak_kb / 1024, done.returncode, done.stdout, stderr, user, system
-    )
+    return ProcessRun(seconds, user, system, peak_kb / 1024, done.returncode, done.stdout, stderr)
